@@ -1,0 +1,3 @@
+module github.com/davd/davd
+
+go 1.26.8

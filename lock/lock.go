@@ -1,0 +1,157 @@
+// Package lock defines the write-lock seam of davd (RFC 4918 §6, §7, §9.10, §9.11): the Lock
+// value, the Manager interface, and the pure scope rules every implementation shares. Nothing here
+// knows HTTP; times are passed in (now) so expiry is testable without sleeping.
+package lock
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/davd/davd/davpath"
+)
+
+// Depth of a lock: 0 or infinity (RFC 4918 §9.10.3).
+type Depth int8
+
+// Lock depths.
+const (
+	DepthZero     Depth = 0
+	DepthInfinity Depth = -1
+)
+
+// Lock is one active write lock.
+type Lock struct {
+	// Token is the lock token, a "urn:uuid:" URI, assigned by the Manager on Create.
+	Token string
+	// Root is the lock root: the resource the LOCK request was addressed to.
+	Root davpath.Path
+	// Depth is DepthZero or DepthInfinity.
+	Depth Depth
+	// Shared is true for a shared lock, false for an exclusive one.
+	Shared bool
+	// Owner is the DAV:owner element's content as raw, namespace-self-contained XML, kept
+	// verbatim and returned in lockdiscovery.
+	Owner []byte
+	// Principal is the authenticated user who created the lock ("" when anonymous). Only the
+	// same principal may refresh, unlock or use the token.
+	Principal string
+	// Timeout is the granted timeout; 0 means infinite.
+	Timeout time.Duration
+	// Expires is when the lock lapses; the zero time means never.
+	Expires time.Time
+}
+
+// Covers reports whether l applies to the resource p itself: p is the lock root, or lies below
+// a depth-infinity lock root (RFC 4918 §6.1, §7).
+func (l *Lock) Covers(p davpath.Path) bool {
+	if l.Root == p {
+		return true
+	}
+	return l.Depth == DepthInfinity && l.Root.Contains(p)
+}
+
+// Affects reports whether a write to t touches a resource that l covers. A recursive target
+// (DELETE or MOVE of a collection, COPY onto one) also touches every lock inside it.
+func (l *Lock) Affects(t Target) bool {
+	return l.Covers(t.Path) || (t.Recursive && t.Path.Contains(l.Root))
+}
+
+// Conflicts reports whether a new lock n cannot coexist with l (RFC 4918 §6.1, §9.10.5): their
+// scopes overlap and at least one of them is exclusive.
+func (l *Lock) Conflicts(n *Lock) bool {
+	if l.Shared && n.Shared {
+		return false
+	}
+	return l.Covers(n.Root) || n.Covers(l.Root)
+}
+
+// Expired reports whether l has lapsed at now.
+func (l *Lock) Expired(now time.Time) bool {
+	return !l.Expires.IsZero() && !now.Before(l.Expires)
+}
+
+// Remaining returns the time left at now (0 for an infinite lock).
+func (l *Lock) Remaining(now time.Time) time.Duration {
+	if l.Expires.IsZero() {
+		return 0
+	}
+	d := l.Expires.Sub(now)
+	if d < time.Second {
+		d = time.Second
+	}
+	return d
+}
+
+// Target is one resource a write request modifies.
+type Target struct {
+	Path davpath.Path
+	// Recursive is set when the whole subtree under Path is modified (DELETE, MOVE source,
+	// overwritten COPY/MOVE destination).
+	Recursive bool
+}
+
+// Submitted is what the request presented: the lock tokens that appear in its If header and the
+// authenticated principal.
+type Submitted struct {
+	Tokens    []string
+	Principal string
+}
+
+// Has reports whether the token of l was submitted by its own principal.
+func (s Submitted) Has(l *Lock) bool {
+	if l.Principal != s.Principal {
+		return false
+	}
+	for _, t := range s.Tokens {
+		if t == l.Token {
+			return true
+		}
+	}
+	return false
+}
+
+// Manager grants and checks write locks. Implementations are safe for concurrent use.
+//
+// Errors: *ConflictError (423 Locked, wrapping ErrLocked), ErrNoSuchLock (409/412 as the method
+// says), ErrNotOwner (403), ErrTooManyLocks (503). Anything else is a 500.
+type Manager interface {
+	// Create grants l (Token and Expires are filled in by the manager from l.Timeout) unless it
+	// conflicts with an active lock or with a write in progress (Confirm) inside its scope; it
+	// waits for such writes to finish rather than failing.
+	Create(ctx context.Context, now time.Time, l Lock) (Lock, error)
+	// Refresh restarts the timeout of the lock with token, which must cover p and belong to
+	// principal (RFC 4918 §9.10.2).
+	Refresh(ctx context.Context, now time.Time, p davpath.Path, token, principal string, timeout time.Duration) (Lock, error)
+	// Unlock removes the lock with token, which must cover p (RFC 4918 §9.11: the Request-URI
+	// must be within the lock's scope) and belong to principal.
+	Unlock(ctx context.Context, now time.Time, p davpath.Path, token, principal string) error
+	// Lookup returns the active lock with token.
+	Lookup(ctx context.Context, now time.Time, token string) (Lock, bool, error)
+	// Discover returns the active locks that cover p (lockdiscovery, RFC 4918 §15.8).
+	Discover(ctx context.Context, now time.Time, p davpath.Path) ([]Lock, error)
+	// Confirm checks that every active lock affecting one of targets was submitted (a shared
+	// lock is also satisfied when another shared lock affecting the same target was), and holds
+	// the targets against new locks until release is called: the lock check and the write it
+	// guards are one critical section. release must be called exactly once.
+	Confirm(ctx context.Context, now time.Time, s Submitted, targets ...Target) (release func(), err error)
+}
+
+// Errors of a Manager.
+var (
+	ErrLocked       = errors.New("lock: locked")
+	ErrNoSuchLock   = errors.New("lock: no such lock")
+	ErrNotOwner     = errors.New("lock: lock belongs to another principal")
+	ErrTooManyLocks = errors.New("lock: too many locks")
+)
+
+// ConflictError is returned by Create and Confirm; Roots are the roots of the conflicting
+// locks (for the lock-token-submitted / no-conflicting-lock condition elements, RFC 4918 §16).
+type ConflictError struct {
+	Roots []davpath.Path
+}
+
+func (e *ConflictError) Error() string { return "lock: locked" }
+
+// Unwrap makes errors.Is(err, ErrLocked) true.
+func (e *ConflictError) Unwrap() error { return ErrLocked }

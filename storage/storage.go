@@ -1,0 +1,124 @@
+// Package storage defines the content-and-namespace seam of davd: the Backend interface every
+// store implements (local disk, memory, later S3), the Info it reports, and the error vocabulary
+// the dav engine maps to HTTP statuses. Nothing here knows HTTP.
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"iter"
+	"time"
+
+	"github.com/davd/davd/davpath"
+)
+
+// Info describes one resource. Backends fill every field in Stat and List, so a listing never has
+// to re-stat its children.
+type Info struct {
+	// Name is the last path segment ("" for the root).
+	Name string
+	// Size is the content length in bytes (0 for collections).
+	Size int64
+	// ModTime is the last modification time.
+	ModTime time.Time
+	// Created is the creation time when the backend knows it, else the zero time.
+	Created time.Time
+	// IsDir reports a collection.
+	IsDir bool
+	// ETag is a strong entity tag, quotes included, that changes on every write of the content.
+	// Collections may leave it empty.
+	ETag string
+}
+
+// File is an open resource for reading. Local-disk backends return *os.File so that net/http can
+// use sendfile(2).
+type File interface {
+	io.ReadSeekCloser
+}
+
+// PutOptions tunes one Put.
+type PutOptions struct {
+	// ModTime, when non-zero, is set as the new content's modification time (X-OC-Mtime).
+	ModTime time.Time
+	// Size is the expected length, or -1 when unknown (chunked bodies). A body of a different
+	// length fails with ErrShortBody and leaves the old content in place.
+	Size int64
+	// Check, when non-nil, runs after the new content is fully written and just before it
+	// replaces the old; an error from it aborts the Put and leaves the old content in place.
+	// The dav engine uses it to re-check preconditions that can only be known late.
+	Check func() error
+}
+
+// Backend stores content and the namespace. Paths are canonical (davpath); a backend never
+// sees "..", empty segments or a NUL byte. Every method honours ctx cancellation.
+//
+// Errors: fs.ErrNotExist (404; 409 when the parent is missing on a write, reported as
+// ErrParentMissing), fs.ErrExist (405 on MKCOL), ErrIsDir / ErrNotDir (405/409), ErrNotEmpty,
+// fs.ErrPermission (403), ErrInsufficientStorage (507), ErrShortBody (400). Anything else is a
+// 500 whose text the client never sees.
+type Backend interface {
+	// Stat describes the resource at p.
+	Stat(ctx context.Context, p davpath.Path) (Info, error)
+	// List yields the members of the collection p with full Info, in no particular order.
+	// A member that cannot be described is skipped (and may be reported through the error of
+	// the sequence, which ends it). Temporary files of in-progress PUTs are never listed.
+	List(ctx context.Context, p davpath.Path) iter.Seq2[Info, error]
+	// Open opens the non-collection resource p for reading.
+	Open(ctx context.Context, p davpath.Path) (File, Info, error)
+	// Put atomically creates or replaces the non-collection resource p with the contents of r:
+	// readers see either the old or the new content, never a mix; a failed Put leaves the old
+	// content intact. It reports whether p was created.
+	Put(ctx context.Context, p davpath.Path, r io.Reader, opt PutOptions) (created bool, info Info, err error)
+	// Mkcol creates the collection p. fs.ErrExist if anything is at p; ErrParentMissing if the
+	// parent does not exist or is not a collection.
+	Mkcol(ctx context.Context, p davpath.Path) error
+	// Remove removes the resource p, which must be a non-collection or an empty collection.
+	Remove(ctx context.Context, p davpath.Path) error
+}
+
+// Renamer is the fast path for MOVE. Rename replaces dst if it is a non-collection or an empty
+// collection (the engine removes a non-empty dst first); it fails with ErrCrossDevice when the
+// backend cannot rename between the two places, and the engine falls back to copy + delete.
+type Renamer interface {
+	Rename(ctx context.Context, src, dst davpath.Path) error
+}
+
+// Copier is the fast path for COPY of one non-collection resource (copy_file_range, reflink).
+// It replaces dst atomically like Put.
+type Copier interface {
+	CopyFile(ctx context.Context, src, dst davpath.Path) error
+}
+
+// TreeRemover is the fast path for DELETE of a whole collection. It returns nil only when
+// everything is gone; on a failure the engine walks the tree itself to report each member.
+type TreeRemover interface {
+	RemoveAll(ctx context.Context, p davpath.Path) error
+}
+
+// Quota is implemented by backends that can report RFC 4331 figures for p.
+type Quota interface {
+	Quota(ctx context.Context, p davpath.Path) (available, used int64, err error)
+}
+
+// MtimeSetter is implemented by backends that can set a resource's modification time
+// (Win32LastModifiedTime, X-OC-Mtime on COPY/MOVE).
+type MtimeSetter interface {
+	SetModTime(ctx context.Context, p davpath.Path, t time.Time) error
+}
+
+// Error vocabulary shared by all backends, in addition to the io/fs sentinels.
+var (
+	ErrParentMissing       = errors.New("storage: parent collection missing")
+	ErrIsDir               = errors.New("storage: is a collection")
+	ErrNotDir              = errors.New("storage: not a collection")
+	ErrNotEmpty            = errors.New("storage: collection not empty")
+	ErrInsufficientStorage = errors.New("storage: insufficient storage")
+	ErrShortBody           = errors.New("storage: body shorter or longer than announced")
+	ErrCrossDevice         = errors.New("storage: cannot rename across devices")
+	// ErrNotExist and ErrExist are the io/fs sentinels, repeated here for discoverability.
+	ErrNotExist   = fs.ErrNotExist
+	ErrExist      = fs.ErrExist
+	ErrPermission = fs.ErrPermission
+)
