@@ -1,0 +1,213 @@
+package dav
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/davd/davd/access"
+	"github.com/davd/davd/dav/internal/ifheader"
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/lock"
+	"github.com/davd/davd/storage"
+)
+
+// guard is what a write request holds while it changes things: the lock manager's release
+// function (the lock check and the write are one critical section).
+type guard struct{ release func() }
+
+func (g guard) done() {
+	if g.release != nil {
+		g.release()
+	}
+}
+
+// conds is a parsed RFC 4918 §10.4 If header plus the HTTP/1.1 conditional headers.
+type conds struct {
+	ifh     ifheader.Header
+	hasIf   bool
+	tokens  []string
+	statted map[davpath.Path]statResult
+}
+
+type statResult struct {
+	info storage.Info
+	err  error
+}
+
+// parseIf parses the If header; a malformed one is a 400 (§10.4).
+func parseIf(r *http.Request) (*conds, error) {
+	c := &conds{}
+	v := r.Header.Values("If")
+	if len(v) == 0 {
+		return c, nil
+	}
+	hd, err := ifheader.Parse(strings.Join(v, " "))
+	if err != nil {
+		return nil, errStatus(http.StatusBadRequest, err)
+	}
+	c.ifh, c.hasIf, c.tokens = hd, true, hd.Tokens()
+	return c, nil
+}
+
+// check evaluates the If header (RFC 4918 §10.4) for a request that affects the resources in
+// affected (the first one is the Request-URI). It returns a 412 when the header is false.
+//
+// Each list is evaluated against its tagged resource, or the Request-URI when untagged; the
+// header is true when any list is. A tagged header none of whose tags names an affected resource
+// is ignored (§10.4.3). State tokens are true when they name an active lock covering the
+// resource; entity tags are compared with the resource's current ETag; unknown tokens are false;
+// DAV:no-lock never matches (so "Not <DAV:no-lock>" is always true).
+func (h *Handler) check(ctx context.Context, r *http.Request, c *conds, affected ...davpath.Path) error {
+	if !c.hasIf {
+		return nil
+	}
+	now := h.now()
+	applicable := false
+	for _, l := range c.ifh.Lists {
+		res := affected[0]
+		if l.Resource != "" {
+			p, ok := h.tagPath(r, l.Resource)
+			if !ok {
+				continue
+			}
+			res = p
+			for _, a := range affected {
+				if a.Contains(p) {
+					applicable = true
+				}
+			}
+		} else {
+			applicable = true
+		}
+		if h.evalList(ctx, c, res, l.Conditions, now) {
+			return nil
+		}
+	}
+	if !applicable {
+		return nil
+	}
+	return errStatus(http.StatusPreconditionFailed, errors.New("If header evaluated to false"))
+}
+
+func (h *Handler) tagPath(r *http.Request, tag string) (davpath.Path, bool) {
+	u, err := url.Parse(tag)
+	if err != nil {
+		return "", false
+	}
+	if u.Host != "" && !h.sameHost(r, u.Host) {
+		return "", false
+	}
+	p, err := davpath.Parse(u.EscapedPath(), h.prefix)
+	return p, err == nil
+}
+
+func (h *Handler) evalList(ctx context.Context, c *conds, res davpath.Path, cs []ifheader.Condition, now time.Time) bool {
+	for _, cond := range cs {
+		var match bool
+		if cond.Token != "" {
+			match = h.tokenCovers(ctx, cond.Token, res, now)
+		} else {
+			st := c.stat(ctx, h.fs, res)
+			match = st.err == nil && etagMatch(cond.ETag, st.info.ETag, false)
+		}
+		if match == cond.Not {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Handler) tokenCovers(ctx context.Context, token string, res davpath.Path, now time.Time) bool {
+	if h.locks == nil || token == "DAV:no-lock" {
+		return false
+	}
+	l, ok, err := h.locks.Lookup(ctx, now, token)
+	return err == nil && ok && l.Covers(res)
+}
+
+func (c *conds) stat(ctx context.Context, fs storage.Backend, p davpath.Path) statResult {
+	if st, ok := c.statted[p]; ok {
+		return st
+	}
+	info, err := fs.Stat(ctx, p)
+	if c.statted == nil {
+		c.statted = map[davpath.Path]statResult{}
+	}
+	c.statted[p] = statResult{info, err}
+	return c.statted[p]
+}
+
+// confirm checks the locks of every target against the tokens submitted in the If header and
+// holds them until the returned guard is done. A conflict is a 423 with lock-token-submitted
+// naming the lock roots (RFC 4918 §16).
+func (h *Handler) confirm(ctx context.Context, c *conds, targets ...lock.Target) (guard, error) {
+	if h.locks == nil {
+		return guard{}, nil
+	}
+	rel, err := h.locks.Confirm(ctx, h.now(), lock.Submitted{Tokens: c.tokens, Principal: access.Principal(ctx)}, targets...)
+	if err != nil {
+		return guard{}, h.lockError(err)
+	}
+	return guard{release: rel}, nil
+}
+
+// lockError turns a lock conflict into 423 + lock-token-submitted with the roots' hrefs.
+func (h *Handler) lockError(err error) error {
+	var ce *lock.ConflictError
+	if errors.As(err, &ce) {
+		hrefs := make([]string, len(ce.Roots))
+		for i, p := range ce.Roots {
+			hrefs[i] = h.href(p, false)
+		}
+		return errCond(http.StatusLocked, "lock-token-submitted", err, hrefs...)
+	}
+	return err
+}
+
+// etagMatch compares entity tags; weak comparison ignores the W/ prefix (RFC 9110 §8.8.3.2).
+func etagMatch(a, b string, strong bool) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	if strong {
+		return a == b && !strings.HasPrefix(a, "W/")
+	}
+	return strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
+}
+
+// checkHTTPConds evaluates If-Match, If-None-Match and If-Unmodified-Since (RFC 9110 §13) for a
+// state-changing method. exists and info describe the target's current state.
+func checkHTTPConds(r *http.Request, exists bool, info storage.Info) error {
+	fail := errStatus(http.StatusPreconditionFailed, errors.New("conditional header failed"))
+	if im := r.Header.Get("If-Match"); im != "" {
+		if !exists {
+			return fail
+		}
+		if strings.TrimSpace(im) != "*" && !listMatch(im, info.ETag, true) {
+			return fail
+		}
+	} else if ius := r.Header.Get("If-Unmodified-Since"); ius != "" && exists {
+		if t, err := http.ParseTime(ius); err == nil && info.ModTime.Truncate(time.Second).After(t) {
+			return fail
+		}
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && exists {
+		if strings.TrimSpace(inm) == "*" || listMatch(inm, info.ETag, false) {
+			return fail
+		}
+	}
+	return nil
+}
+
+func listMatch(list, etag string, strong bool) bool {
+	for _, t := range strings.Split(list, ",") {
+		if etagMatch(strings.TrimSpace(t), etag, strong) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,242 @@
+package dav
+
+import (
+	"errors"
+	"html"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/davd/davd/access"
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/lock"
+	"github.com/davd/davd/storage"
+)
+
+// contentType returns the media type of a resource by its name's extension; content is never
+// sniffed (that would open every file of a listing).
+func contentType(name string) string {
+	if ext := path.Ext(name); ext != "" {
+		if t := mime.TypeByExtension(strings.ToLower(ext)); t != "" {
+			return t
+		}
+	}
+	return "application/octet-stream"
+}
+
+// activeContent reports media types a browser would execute; such files are served with a
+// sandboxing CSP so an uploaded page cannot act with the origin of the browser view.
+func activeContent(ct string) bool {
+	ct = strings.ToLower(ct)
+	return strings.HasPrefix(ct, "text/html") || strings.HasPrefix(ct, "image/svg") ||
+		strings.Contains(ct, "xml") || strings.Contains(ct, "javascript")
+}
+
+// serveGet answers GET and HEAD (RFC 4918 §9.4): files with Range, ETag, Last-Modified and the
+// HTTP conditionals (http.ServeContent, which uses sendfile for *os.File); collections with the
+// browser view or a plain listing.
+func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
+	ctx := r.Context()
+	if err := h.allow(ctx, access.Read, p); err != nil {
+		return err
+	}
+	c, err := parseIf(r)
+	if err != nil {
+		return err
+	}
+	if err := h.check(ctx, r, c, p); err != nil {
+		return err
+	}
+	f, info, err := h.fs.Open(ctx, p)
+	if errors.Is(err, storage.ErrIsDir) {
+		info, err = h.fs.Stat(ctx, p)
+		if err != nil {
+			return err
+		}
+		return h.serveCollection(w, r, p, info)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	hd := w.Header()
+	ct := contentType(info.Name)
+	hd.Set("Content-Type", ct)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	if activeContent(ct) {
+		hd.Set("Content-Security-Policy", "sandbox")
+	}
+	if info.ETag != "" {
+		hd.Set("ETag", info.ETag)
+	}
+	http.ServeContent(w, r, "", info.ModTime, f)
+	return nil
+}
+
+func (h *Handler) serveCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info) error {
+	if h.browser != nil && h.browser.Wants(r) {
+		h.browser.ServeCollection(w, r, p, info)
+		return nil
+	}
+	// A plain, escaped listing for clients that GET a collection.
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>")
+	b.WriteString(html.EscapeString(p.String()))
+	b.WriteString("</title></head><body><ul>\n")
+	for e, err := range h.fs.List(r.Context(), p) {
+		if err != nil {
+			break
+		}
+		b.WriteString(`<li><a href="`)
+		b.WriteString(html.EscapeString(h.href(p.Join(e.Name), e.IsDir)))
+		b.WriteString(`">`)
+		b.WriteString(html.EscapeString(e.Name))
+		if e.IsDir {
+			b.WriteString("/")
+		}
+		b.WriteString("</a></li>\n")
+	}
+	b.WriteString("</ul></body></html>\n")
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Content-Security-Policy", "default-src 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Length", strconv.Itoa(b.Len()))
+	if r.Method != http.MethodHead {
+		io.WriteString(w, b.String())
+	}
+	return nil
+}
+
+// servePut answers PUT (RFC 4918 §9.7): atomic replace through the storage, 201 or 204, 409
+// when the parent is missing, 405 on a collection, HTTP conditionals and the If header checked
+// before the body is read (so "Expect: 100-continue" clients do not send it in vain).
+func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
+	ctx := r.Context()
+	if err := h.allow(ctx, access.Write, p); err != nil {
+		return err
+	}
+	if r.Header.Get("Content-Range") != "" {
+		// RFC 9110 §14.5: a server that does not support partial PUT must reject it.
+		return errStatus(http.StatusBadRequest, errors.New("Content-Range on PUT"))
+	}
+	if p.IsRoot() {
+		return h.notAllowed(w)
+	}
+	if h.lim.MaxPutBytes > 0 {
+		if r.ContentLength > h.lim.MaxPutBytes {
+			return errStatus(http.StatusRequestEntityTooLarge, errors.New("PUT body too large"))
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, h.lim.MaxPutBytes)
+	}
+	info, err := h.fs.Stat(ctx, p)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if exists && info.IsDir {
+		return h.notAllowed(w)
+	}
+	if err := checkHTTPConds(r, exists, info); err != nil {
+		return err
+	}
+	c, err := parseIf(r)
+	if err != nil {
+		return err
+	}
+	if err := h.check(ctx, r, c, p); err != nil {
+		return err
+	}
+	targets := []lock.Target{{Path: p}}
+	if !exists {
+		targets = append(targets, lock.Target{Path: p.Parent()})
+	}
+	g, err := h.confirm(ctx, c, targets...)
+	if err != nil {
+		return err
+	}
+	defer g.done()
+	opt := storage.PutOptions{Size: r.ContentLength}
+	mt, hasMtime := ocMtime(r)
+	if hasMtime {
+		opt.ModTime = mt
+	}
+	created, ni, err := h.fs.Put(ctx, p, r.Body, opt)
+	if err != nil {
+		return err
+	}
+	hd := w.Header()
+	if ni.ETag != "" {
+		hd.Set("ETag", ni.ETag)
+	}
+	if hasMtime {
+		hd.Set("X-OC-Mtime", "accepted")
+	}
+	hd.Set("Content-Length", "0")
+	if created {
+		hd.Set("Location", h.href(p, false))
+		w.WriteHeader(http.StatusCreated)
+	} else {
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return nil
+}
+
+// ocMtime parses the ownCloud/rclone X-OC-Mtime request header (Unix seconds, maybe fractional).
+func ocMtime(r *http.Request) (time.Time, bool) {
+	v := r.Header.Get("X-OC-Mtime")
+	if v == "" {
+		return time.Time{}, false
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || f < 0 || f > 1<<40 {
+		return time.Time{}, false
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)), true
+}
+
+// serveMkcol answers MKCOL (RFC 4918 §9.3): 201, 405 when something exists, 409 when the parent
+// is missing, 415 for any body (we support no MKCOL body format).
+func (h *Handler) serveMkcol(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
+	ctx := r.Context()
+	if err := h.allow(ctx, access.Write, p); err != nil {
+		return err
+	}
+	if r.ContentLength > 0 || (r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody) {
+		var one [1]byte
+		if n, _ := io.ReadFull(r.Body, one[:]); n > 0 {
+			return errStatus(http.StatusUnsupportedMediaType, errors.New("MKCOL with a body"))
+		}
+	}
+	if p.IsRoot() {
+		return h.notAllowed(w)
+	}
+	c, err := parseIf(r)
+	if err != nil {
+		return err
+	}
+	if err := h.check(ctx, r, c, p); err != nil {
+		return err
+	}
+	g, err := h.confirm(ctx, c, lock.Target{Path: p}, lock.Target{Path: p.Parent()})
+	if err != nil {
+		return err
+	}
+	defer g.done()
+	if err := h.fs.Mkcol(ctx, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return h.notAllowed(w)
+		}
+		return err
+	}
+	w.Header().Set("Location", h.href(p, true))
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}

@@ -1,0 +1,36 @@
+// Package dav is davd's protocol engine: an http.Handler that speaks HTTP/1.1 and WebDAV
+// (RFC 4918 classes 1, 2 and 3, plus RFC 4331 quota properties) over four small seams —
+// storage.Backend (content and namespace), props.Store (dead properties), lock.Manager (write
+// locks) and access.Policy (who may do what). It knows nothing of disks, users or clusters;
+// status codes exist only here (StatusOf is the one mapping from seam errors to statuses).
+//
+// Every request path and Destination is parsed once by davpath into a canonical Path, and the
+// access check, the lock manager and the storage all see that same value.
+//
+// # Multistatus
+//
+// Everything that can fail a whole request (existence, Depth, the body, access to the target,
+// locks, conditional headers) is checked before the first byte is written. After that the 207
+// streams: each resource is one <D:response> assembled in a reused buffer; a failure while
+// walking becomes its own <D:response>; the closing tag is always written. Memory does not grow
+// with the size of a listing. DELETE, COPY and MOVE list only the members that failed.
+//
+// # Limitations and security
+//
+//   - Depth: infinity PROPFIND is refused with 403 and propfind-finite-depth unless enabled,
+//     and then bounded by Limits.MaxPropfindEntries (a 507 entry marks the cut).
+//   - Request bodies are parsed with encoding/xml tokens under a size cap (413), a nesting cap
+//     and no DTD processing at all (400); the request URI and Destination are length-capped.
+//   - Dot segments in any encoding, NUL bytes, backslashes and invalid UTF-8 in paths are a 400,
+//     never resolved. A Destination on another host, port or prefix is a 502.
+//   - Files whose type a browser would execute (HTML, SVG, XML, JavaScript) are served with
+//     "Content-Security-Policy: sandbox" and nosniff, so uploaded content cannot act with the
+//     origin of the browser view.
+//   - PUT with Content-Range is refused (400): partial PUT is not supported.
+//   - Deliberate leniencies, for real clients: Lock-Token values without angle brackets
+//     (Windows, npm webdav); a LOCK with a lockinfo body and an If header naming a lock the
+//     principal holds is a refresh (npm webdav); a Destination whose host differs only by a
+//     default port matches.
+//   - Locks are bound to the principal that created them: another principal cannot refresh,
+//     unlock or submit the token.
+package dav

@@ -1,0 +1,90 @@
+package dav
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/http"
+
+	"github.com/davd/davd/dav/internal/davxml"
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/lock"
+	"github.com/davd/davd/props"
+	"github.com/davd/davd/storage"
+)
+
+// Error is the engine's one typed error: an HTTP status, an optional RFC 4918 §16 condition
+// element (the local name in the DAV: namespace, e.g. "lock-token-submitted") with hrefs, and the
+// cause, which is logged but never shown to the client.
+type Error struct {
+	Status int
+	Cond   string
+	Hrefs  []string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return http.StatusText(e.Status) + ": " + e.Err.Error()
+	}
+	return http.StatusText(e.Status)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errStatus builds an *Error.
+func errStatus(code int, cause error) *Error { return &Error{Status: code, Err: cause} }
+
+// errCond builds an *Error carrying a precondition element.
+func errCond(code int, cond string, cause error, hrefs ...string) *Error {
+	return &Error{Status: code, Cond: cond, Err: cause, Hrefs: hrefs}
+}
+
+// StatusOf maps any error from the seams to an HTTP status. It is the only place where storage,
+// lock, props and parser errors become status codes.
+func StatusOf(err error) int {
+	var de *Error
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.As(err, &de):
+		return de.Status
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, storage.ErrParentMissing), errors.Is(err, storage.ErrNotDir),
+		errors.Is(err, storage.ErrNotEmpty):
+		return http.StatusConflict
+	case errors.Is(err, fs.ErrNotExist):
+		return http.StatusNotFound
+	case errors.Is(err, fs.ErrExist), errors.Is(err, storage.ErrIsDir):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, lock.ErrNotOwner):
+		return http.StatusForbidden
+	case errors.Is(err, storage.ErrInsufficientStorage), errors.Is(err, props.ErrTooLarge):
+		return http.StatusInsufficientStorage
+	case errors.Is(err, storage.ErrShortBody), errors.Is(err, davxml.ErrMalformed),
+		errors.Is(err, davpath.ErrInvalid), errors.Is(err, davpath.ErrTraversal):
+		return http.StatusBadRequest
+	case errors.Is(err, storage.ErrCrossDevice):
+		return http.StatusBadGateway
+	case errors.Is(err, davxml.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, davxml.ErrInvalid):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, davpath.ErrTooLong):
+		return http.StatusRequestURITooLong
+	case errors.Is(err, davpath.ErrOutside):
+		return http.StatusNotFound
+	case errors.Is(err, lock.ErrLocked):
+		return http.StatusLocked
+	case errors.Is(err, lock.ErrNoSuchLock):
+		return http.StatusConflict
+	case errors.Is(err, lock.ErrTooManyLocks):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The client went away or the request timed out; nobody reads this status.
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

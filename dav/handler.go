@@ -1,0 +1,375 @@
+package dav
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/davd/davd/access"
+	"github.com/davd/davd/dav/internal/davxml"
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/lock"
+	"github.com/davd/davd/props"
+	"github.com/davd/davd/storage"
+)
+
+// Browser renders collections for people (webui). The engine calls it on GET/HEAD of a
+// collection when Wants says so, after the access check.
+type Browser interface {
+	Wants(r *http.Request) bool
+	ServeCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info)
+}
+
+// Limits bound what one request may cost. Zero fields take the defaults in DefaultLimits.
+type Limits struct {
+	// MaxXMLBytes caps request bodies of PROPFIND, PROPPATCH and LOCK (413 past it).
+	MaxXMLBytes int64
+	// MaxXMLDepth caps element nesting in request bodies (400 past it).
+	MaxXMLDepth int
+	// MaxPutBytes caps PUT bodies (413 past it); 0 means no limit.
+	MaxPutBytes int64
+	// MaxURILen caps the request target and Destination (414 / 400 past it).
+	MaxURILen int
+	// PropfindInfinity allows PROPFIND with Depth: infinity (RFC 4918 §9.1); off by default,
+	// answered with 403 and propfind-finite-depth.
+	PropfindInfinity bool
+	// MaxPropfindEntries bounds the number of responses of one Depth: infinity PROPFIND.
+	MaxPropfindEntries int
+	// MaxLockTimeout caps the granted lock timeout; Infinite requests get this value.
+	MaxLockTimeout time.Duration
+}
+
+// DefaultLimits are the limits used for zero fields.
+var DefaultLimits = Limits{
+	MaxXMLBytes:        1 << 20,
+	MaxXMLDepth:        64,
+	MaxURILen:          davpath.MaxLen,
+	MaxPropfindEntries: 100000,
+	MaxLockTimeout:     time.Hour,
+}
+
+// Config wires a Handler to its seams. Storage is required; everything else is optional.
+type Config struct {
+	// Storage holds content and namespace.
+	Storage storage.Backend
+	// Props keeps dead properties; nil refuses PROPPATCH of dead properties with 403.
+	Props props.Store
+	// Locks makes the server class 2; nil leaves it class 1 and 3 (LOCK/UNLOCK answer 405).
+	Locks lock.Manager
+	// Access decides who may read and write what; nil allows everything.
+	Access access.Policy
+	// Browser renders collections for browsers; nil serves a plain listing.
+	Browser Browser
+	// Prefix is the unescaped URL path the handler is mounted at ("" or "/" for the root).
+	Prefix string
+	// PublicHosts are extra host[:port] values a Destination header may name (reverse proxies).
+	PublicHosts []string
+	// TrustForwarded trusts X-Forwarded-Host for the Destination host check.
+	TrustForwarded bool
+	// Limits bounds request cost.
+	Limits Limits
+	// Logger receives the causes of 5xx responses; nil discards them.
+	Logger *slog.Logger
+	// Now returns the current time (lock timeouts); nil is time.Now.
+	Now func() time.Time
+}
+
+// Handler is the RFC 4918 protocol engine: an http.Handler over the storage, property, lock and
+// access seams. It is safe for concurrent use.
+type Handler struct {
+	fs      storage.Backend
+	props   props.Store
+	journal props.Journal
+	locks   lock.Manager
+	access  access.Policy
+	allowAll bool
+	browser Browser
+	prefix  string
+	hosts   []string
+	fwd     bool
+	lim     Limits
+	xmlLim  davxml.Limits
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New validates cfg and returns a Handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Storage == nil {
+		return nil, errors.New("dav: Config.Storage is required")
+	}
+	h := &Handler{
+		fs:      cfg.Storage,
+		props:   cfg.Props,
+		locks:   cfg.Locks,
+		access:  cfg.Access,
+		browser: cfg.Browser,
+		prefix:  strings.TrimRight(cfg.Prefix, "/"),
+		hosts:   cfg.PublicHosts,
+		fwd:     cfg.TrustForwarded,
+		lim:     cfg.Limits,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+	}
+	if j, ok := cfg.Props.(props.Journal); ok {
+		h.journal = j
+	}
+	if h.access == nil {
+		h.access = access.AllowAll{}
+	}
+	_, h.allowAll = h.access.(access.AllowAll)
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	d := DefaultLimits
+	if h.lim.MaxXMLBytes <= 0 {
+		h.lim.MaxXMLBytes = d.MaxXMLBytes
+	}
+	if h.lim.MaxXMLDepth <= 0 {
+		h.lim.MaxXMLDepth = d.MaxXMLDepth
+	}
+	if h.lim.MaxURILen <= 0 {
+		h.lim.MaxURILen = d.MaxURILen
+	}
+	if h.lim.MaxPropfindEntries <= 0 {
+		h.lim.MaxPropfindEntries = d.MaxPropfindEntries
+	}
+	if h.lim.MaxLockTimeout <= 0 {
+		h.lim.MaxLockTimeout = d.MaxLockTimeout
+	}
+	h.xmlLim = davxml.Limits{MaxBytes: h.lim.MaxXMLBytes, MaxDepth: h.lim.MaxXMLDepth}
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var err error
+	if len(r.RequestURI) > h.lim.MaxURILen {
+		err = errStatus(http.StatusRequestURITooLong, davpath.ErrTooLong)
+	} else if r.Method == http.MethodOptions && r.RequestURI == "*" {
+		err = h.serveOptions(w, r, davpath.Root)
+	} else {
+		var p davpath.Path
+		p, err = davpath.Parse(r.URL.EscapedPath(), h.prefix)
+		if err == nil {
+			err = h.dispatch(w, r, p)
+		}
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
+	switch r.Method {
+	case http.MethodOptions:
+		return h.serveOptions(w, r, p)
+	case http.MethodGet, http.MethodHead:
+		return h.serveGet(w, r, p)
+	case http.MethodPut:
+		return h.servePut(w, r, p)
+	case http.MethodDelete:
+		return h.serveDelete(w, r, p)
+	case "MKCOL":
+		return h.serveMkcol(w, r, p)
+	case "COPY", "MOVE":
+		return h.serveCopyMove(w, r, p)
+	case "PROPFIND":
+		return h.servePropfind(w, r, p)
+	case "PROPPATCH":
+		return h.serveProppatch(w, r, p)
+	case "LOCK":
+		if h.locks == nil {
+			return h.notAllowed(w)
+		}
+		return h.serveLock(w, r, p)
+	case "UNLOCK":
+		if h.locks == nil {
+			return h.notAllowed(w)
+		}
+		return h.serveUnlock(w, r, p)
+	case http.MethodPost, http.MethodPatch, http.MethodTrace, http.MethodConnect:
+		return h.notAllowed(w)
+	}
+	return errStatus(http.StatusNotImplemented, nil)
+}
+
+func (h *Handler) notAllowed(w http.ResponseWriter) error {
+	w.Header().Set("Allow", h.allowHeader())
+	return errStatus(http.StatusMethodNotAllowed, nil)
+}
+
+func (h *Handler) allowHeader() string {
+	if h.locks == nil {
+		return "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH"
+	}
+	return "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK"
+}
+
+// serveOptions answers OPTIONS (RFC 4918 §10.1, §18). The DAV value stays under 63 characters
+// (Web Folders chokes on longer ones, per Apache's mod_dav) and always lists class 1 with 2
+// (LibreOffice and davfs2 reject "2" alone).
+func (h *Handler) serveOptions(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
+	hd := w.Header()
+	if h.locks != nil {
+		hd.Set("DAV", "1, 2, 3")
+	} else {
+		hd.Set("DAV", "1, 3")
+	}
+	hd.Set("Allow", h.allowHeader())
+	hd.Set("MS-Author-Via", "DAV")
+	hd.Set("Accept-Ranges", "bytes")
+	hd.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// href returns the escaped URL path of p as clients see it.
+func (h *Handler) href(p davpath.Path, dir bool) string { return p.Escape(h.prefix, dir) }
+
+// allow checks the access policy for one path.
+func (h *Handler) allow(ctx context.Context, op access.Op, p davpath.Path) error {
+	if h.allowAll || h.access.Allow(ctx, access.Principal(ctx), op, p) {
+		return nil
+	}
+	return errStatus(http.StatusForbidden, fmt.Errorf("access denied to %s", p))
+}
+
+// writeError sends err as a response. Clients see a generic text or an RFC 4918 §16 error
+// element, never the cause; 5xx causes are logged.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := StatusOf(err)
+	if code >= 500 {
+		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	}
+	var de *Error
+	if errors.As(err, &de) && de.Cond != "" {
+		b := []byte(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:error xmlns:D="DAV:"><D:`)
+		b = append(b, de.Cond...)
+		if len(de.Hrefs) == 0 {
+			b = append(b, "/>"...)
+		} else {
+			b = append(b, '>')
+			for _, href := range de.Hrefs {
+				b = append(b, "<D:href>"...)
+				b = davxml.EscapeText(b, href)
+				b = append(b, "</D:href>"...)
+			}
+			b = append(b, "</D:"...)
+			b = append(b, de.Cond...)
+			b = append(b, '>')
+		}
+		b = append(b, "</D:error>\n"...)
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.WriteHeader(code)
+		if r.Method != http.MethodHead {
+			w.Write(b)
+		}
+		return
+	}
+	if code == http.StatusNotModified {
+		w.WriteHeader(code)
+		return
+	}
+	http.Error(w, http.StatusText(code), code)
+}
+
+// parseDestination resolves the Destination header (RFC 4918 §10.3) to a canonical path. A
+// destination on another host or outside the prefix is a 502 (§9.8.5, §9.9.4).
+func (h *Handler) parseDestination(r *http.Request) (davpath.Path, error) {
+	d := r.Header.Get("Destination")
+	if d == "" {
+		return "", errStatus(http.StatusBadRequest, errors.New("missing Destination"))
+	}
+	if len(d) > h.lim.MaxURILen {
+		return "", errStatus(http.StatusBadRequest, davpath.ErrTooLong)
+	}
+	u, err := url.Parse(d)
+	if err != nil {
+		return "", errStatus(http.StatusBadRequest, err)
+	}
+	if u.Host != "" && !h.sameHost(r, u.Host) {
+		return "", errStatus(http.StatusBadGateway, errors.New("destination on another host"))
+	}
+	if u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" {
+		return "", errStatus(http.StatusBadGateway, errors.New("destination scheme"))
+	}
+	ep := u.EscapedPath()
+	if ep == "" {
+		ep = "/"
+	}
+	p, err := davpath.Parse(ep, h.prefix)
+	if errors.Is(err, davpath.ErrOutside) {
+		return "", errStatus(http.StatusBadGateway, err)
+	}
+	if err != nil {
+		return "", errStatus(http.StatusBadRequest, err)
+	}
+	return p, nil
+}
+
+func (h *Handler) sameHost(r *http.Request, host string) bool {
+	if hostEqual(host, r.Host) {
+		return true
+	}
+	if h.fwd {
+		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" && hostEqual(host, strings.TrimSpace(strings.Split(fh, ",")[0])) {
+			return true
+		}
+	}
+	for _, ph := range h.hosts {
+		if hostEqual(host, ph) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostEqual compares host[:port] values case-insensitively, treating a missing port as equal to
+// the default ports 80 and 443.
+func hostEqual(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	ah, ap := splitHostPort(a)
+	bh, bp := splitHostPort(b)
+	if !strings.EqualFold(ah, bh) {
+		return false
+	}
+	return ap == bp || (ap == "" && (bp == "80" || bp == "443")) || (bp == "" && (ap == "80" || ap == "443"))
+}
+
+func splitHostPort(s string) (string, string) {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return strings.Trim(s, "[]"), ""
+	}
+	return h, p
+}
+
+// depthHeader parses Depth (RFC 4918 §10.2). def is used when the header is absent.
+const depthInfinity = -1
+
+func parseDepth(r *http.Request, def int) (int, error) {
+	switch v := r.Header.Get("Depth"); strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "0":
+		return 0, nil
+	case "1":
+		return 1, nil
+	case "infinity":
+		return depthInfinity, nil
+	}
+	return 0, errStatus(http.StatusBadRequest, errors.New("bad Depth header"))
+}

@@ -1,0 +1,128 @@
+// Package multistatus writes RFC 4918 §13 207 Multi-Status bodies by hand, streaming.
+//
+// Once Start has been called the Writer owns the response: the status line and headers are sent,
+// and every later failure must become its own <D:response> entry. Close always writes the
+// closing tag, so a client never sees a truncated or corrupted document. Memory stays flat: each
+// response is assembled in one reused buffer and handed to a buffered writer.
+package multistatus
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// Prologue and epilogue of every 207 body. The DAV: namespace is bound to the "D" prefix on the
+// root element: the Windows Mini-Redirector mishandles a default namespace (golang/go#11177).
+const (
+	prologue = `<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:multistatus xmlns:D="DAV:">`
+	epilogue = "</D:multistatus>\n"
+)
+
+var bufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
+// Writer streams one multistatus body.
+type Writer struct {
+	w       http.ResponseWriter
+	bw      *bufio.Writer
+	started bool
+	closed  bool
+	err     error
+	// Buf is scratch space callers may use to assemble one response before Write.
+	Buf []byte
+}
+
+// New returns a Writer for w. Nothing is sent until Start.
+func New(w http.ResponseWriter) *Writer {
+	return &Writer{w: w, Buf: make([]byte, 0, 4096)}
+}
+
+// Started reports whether the 207 status has been sent.
+func (m *Writer) Started() bool { return m.started }
+
+// Start sends the 207 status and the prologue. It never sets a Location header (RFC 4918 §13).
+func (m *Writer) Start() {
+	if m.started {
+		return
+	}
+	m.started = true
+	h := m.w.Header()
+	h.Del("Location")
+	h.Set("Content-Type", "application/xml; charset=utf-8")
+	m.w.WriteHeader(http.StatusMultiStatus)
+	m.bw = bufPool.Get().(*bufio.Writer)
+	m.bw.Reset(m.w)
+	_, m.err = m.bw.WriteString(prologue)
+}
+
+// Write appends an already assembled <D:response> element (usually built in Buf).
+func (m *Writer) Write(p []byte) {
+	m.Start()
+	if m.err != nil {
+		return
+	}
+	_, m.err = m.bw.Write(p)
+}
+
+// Err returns the first write error (usually a client that went away); callers stop walking.
+func (m *Writer) Err() error { return m.err }
+
+// Close writes the closing tag and flushes. It is safe to call more than once.
+func (m *Writer) Close() error {
+	if m.closed {
+		return m.err
+	}
+	m.closed = true
+	m.Start()
+	if m.err == nil {
+		_, m.err = m.bw.WriteString(epilogue)
+	}
+	if m.err == nil {
+		m.err = m.bw.Flush()
+	}
+	m.bw.Reset(io.Discard)
+	bufPool.Put(m.bw)
+	m.bw = nil
+	return m.err
+}
+
+// StatusLine appends "HTTP/1.1 <code> <text>" for a D:status element.
+func StatusLine(dst []byte, code int) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(code), 10)
+	dst = append(dst, ' ')
+	return append(dst, http.StatusText(code)...)
+}
+
+// AppendStatusResponse appends a <D:response> with one href and a status, and optionally an
+// RFC 4918 §16 condition element (e.g. "lock-token-submitted") with hrefs inside, and a
+// responsedescription. The href must already be escaped for XML (davpath escaping produces no
+// XML-special characters).
+func AppendStatusResponse(dst []byte, href string, code int, cond string, condHrefs []string) []byte {
+	dst = append(dst, "<D:response><D:href>"...)
+	dst = append(dst, href...)
+	dst = append(dst, "</D:href><D:status>"...)
+	dst = StatusLine(dst, code)
+	dst = append(dst, "</D:status>"...)
+	if cond != "" {
+		dst = append(dst, "<D:error><D:"...)
+		dst = append(dst, cond...)
+		if len(condHrefs) == 0 {
+			dst = append(dst, "/>"...)
+		} else {
+			dst = append(dst, '>')
+			for _, h := range condHrefs {
+				dst = append(dst, "<D:href>"...)
+				dst = append(dst, h...)
+				dst = append(dst, "</D:href>"...)
+			}
+			dst = append(dst, "</D:"...)
+			dst = append(dst, cond...)
+			dst = append(dst, '>')
+		}
+		dst = append(dst, "</D:error>"...)
+	}
+	return append(dst, "</D:response>"...)
+}

@@ -1,0 +1,272 @@
+package dav
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/davd/davd/dav/internal/davxml"
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/lock"
+	"github.com/davd/davd/props"
+	"github.com/davd/davd/storage"
+)
+
+const nsDAV = "DAV:"
+
+// Microsoft's namespace for the Mini-Redirector's Win32 properties.
+const nsMS = "urn:schemas-microsoft-com:"
+
+// resource is what the live properties of one resource are computed from.
+type resource struct {
+	p     davpath.Path
+	info  storage.Info
+	dead  []props.Property
+	locks []lock.Lock
+}
+
+// propCtx carries per-request state of a PROPFIND: the quota figures are fetched at most once.
+type propCtx struct {
+	h        *Handler
+	ctx      context.Context
+	now      time.Time
+	quotaOK  bool
+	quotaErr bool
+	avail    int64
+	used     int64
+}
+
+// liveProp describes one live property (RFC 4918 §15, RFC 4331 §3-4).
+type liveProp struct {
+	local string
+	// allprop: returned for allprop (RFC 4918 §9.1: the properties defined in the document;
+	// RFC 4331 quota properties are not).
+	allprop bool
+	// protected: PROPPATCH gets 403 cannot-modify-protected-property.
+	protected bool
+	// value appends the property element's content; ok is false when the resource does not have
+	// the property (e.g. getcontentlength of a collection).
+	value func(pc *propCtx, r *resource, dst []byte) (out []byte, ok bool)
+}
+
+// liveProps is the table of DAV: live properties. displayname and getcontentlanguage are
+// settable (RFC 4918 §15.2, §15.3): a dead value wins over the computed one.
+var liveProps = []liveProp{
+	{"creationdate", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		t := r.info.Created
+		if t.IsZero() {
+			t = r.info.ModTime
+		}
+		return t.UTC().AppendFormat(dst, "2006-01-02T15:04:05Z"), true
+	}},
+	{"displayname", true, false, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		if r.p.IsRoot() || findDead(r.dead, nsDAV, "displayname") >= 0 {
+			return dst, false
+		}
+		return davxml.EscapeText(dst, r.info.Name), true
+	}},
+	{"getcontentlength", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		if r.info.IsDir {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, r.info.Size, 10), true
+	}},
+	{"getcontenttype", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		if r.info.IsDir {
+			return dst, false
+		}
+		return davxml.EscapeText(dst, contentType(r.info.Name)), true
+	}},
+	{"getetag", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		if r.info.ETag == "" {
+			return dst, false
+		}
+		return davxml.EscapeText(dst, r.info.ETag), true
+	}},
+	{"getlastmodified", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		return r.info.ModTime.UTC().AppendFormat(dst, http.TimeFormat), true
+	}},
+	{"resourcetype", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		if r.info.IsDir {
+			return append(dst, "<D:collection/>"...), true
+		}
+		return dst, true
+	}},
+	{"supportedlock", true, true, func(pc *propCtx, _ *resource, dst []byte) ([]byte, bool) {
+		if pc.h.locks == nil {
+			return dst, false
+		}
+		return append(dst, supportedLock...), true
+	}},
+	{"lockdiscovery", true, true, func(pc *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		if pc.h.locks == nil {
+			return dst, false
+		}
+		for i := range r.locks {
+			dst = pc.h.appendActiveLock(dst, &r.locks[i], pc.now)
+		}
+		return dst, true
+	}},
+	{"quota-available-bytes", false, true, func(pc *propCtx, _ *resource, dst []byte) ([]byte, bool) {
+		if !pc.quota() {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, pc.avail, 10), true
+	}},
+	{"quota-used-bytes", false, true, func(pc *propCtx, _ *resource, dst []byte) ([]byte, bool) {
+		if !pc.quota() {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, pc.used, 10), true
+	}},
+}
+
+const supportedLock = `<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>` +
+	`<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>`
+
+var liveIndex = func() map[string]int {
+	m := make(map[string]int, len(liveProps))
+	for i, lp := range liveProps {
+		m[lp.local] = i
+	}
+	return m
+}()
+
+// lookupLive returns the live property named n, or nil.
+func lookupLive(n props.Name) *liveProp {
+	if n.Space != nsDAV {
+		return nil
+	}
+	if i, ok := liveIndex[n.Local]; ok {
+		return &liveProps[i]
+	}
+	return nil
+}
+
+func (pc *propCtx) quota() bool {
+	if !pc.quotaOK && !pc.quotaErr {
+		q, ok := pc.h.fs.(storage.Quota)
+		if !ok {
+			pc.quotaErr = true
+			return false
+		}
+		var err error
+		pc.avail, pc.used, err = q.Quota(pc.ctx, davpath.Root)
+		pc.quotaOK, pc.quotaErr = err == nil, err != nil
+	}
+	return pc.quotaOK
+}
+
+func findDead(dead []props.Property, space, local string) int {
+	for i := range dead {
+		if dead[i].Name.Local == local && dead[i].Name.Space == space {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendOpen appends the start tag of a property element. DAV: properties use the D prefix
+// bound on the multistatus root; others declare their namespace on the element itself, so every
+// prefix always resolves.
+func appendOpen(dst []byte, n props.Name, lang string, empty bool) []byte {
+	dst = append(dst, '<')
+	switch n.Space {
+	case nsDAV:
+		dst = append(dst, "D:"...)
+		dst = append(dst, n.Local...)
+	case "":
+		dst = append(dst, n.Local...)
+	default:
+		dst = append(dst, "P:"...)
+		dst = append(dst, n.Local...)
+		dst = append(dst, ` xmlns:P="`...)
+		dst = davxml.EscapeAttr(dst, n.Space)
+		dst = append(dst, '"')
+	}
+	if lang != "" {
+		dst = append(dst, ` xml:lang="`...)
+		dst = davxml.EscapeAttr(dst, lang)
+		dst = append(dst, '"')
+	}
+	if empty {
+		return append(dst, "/>"...)
+	}
+	return append(dst, '>')
+}
+
+func appendClose(dst []byte, n props.Name) []byte {
+	dst = append(dst, "</"...)
+	switch n.Space {
+	case nsDAV:
+		dst = append(dst, "D:"...)
+	case "":
+	default:
+		dst = append(dst, "P:"...)
+	}
+	dst = append(dst, n.Local...)
+	return append(dst, '>')
+}
+
+// appendProp appends a whole property element with value content (empty content → empty tag).
+func appendProp(dst []byte, n props.Name, lang string, value []byte) []byte {
+	if len(value) == 0 {
+		return appendOpen(dst, n, lang, true)
+	}
+	dst = appendOpen(dst, n, lang, false)
+	dst = append(dst, value...)
+	return appendClose(dst, n)
+}
+
+// appendLive appends live property lp of r, reporting false when r lacks it.
+func (pc *propCtx) appendLive(dst []byte, lp *liveProp, r *resource) ([]byte, bool) {
+	n := props.Name{Space: nsDAV, Local: lp.local}
+	mark := len(dst)
+	dst = appendOpen(dst, n, "", false)
+	start := len(dst)
+	dst, ok := lp.value(pc, r, dst)
+	if !ok {
+		return dst[:mark], false
+	}
+	if len(dst) == start {
+		// Empty value: rewrite as an empty-element tag.
+		dst = appendOpen(dst[:mark], n, "", true)
+		return dst, true
+	}
+	return appendClose(dst, n), true
+}
+
+// appendActiveLock appends one DAV:activelock (RFC 4918 §14.1).
+func (h *Handler) appendActiveLock(dst []byte, l *lock.Lock, now time.Time) []byte {
+	dst = append(dst, "<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope>"...)
+	if l.Shared {
+		dst = append(dst, "<D:shared/>"...)
+	} else {
+		dst = append(dst, "<D:exclusive/>"...)
+	}
+	dst = append(dst, "</D:lockscope><D:depth>"...)
+	if l.Depth == lock.DepthInfinity {
+		dst = append(dst, "infinity"...)
+	} else {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, "</D:depth>"...)
+	if len(l.Owner) > 0 {
+		dst = append(dst, "<D:owner>"...)
+		dst = append(dst, l.Owner...)
+		dst = append(dst, "</D:owner>"...)
+	}
+	dst = append(dst, "<D:timeout>"...)
+	if l.Expires.IsZero() {
+		dst = append(dst, "Infinite"...)
+	} else {
+		dst = append(dst, "Second-"...)
+		dst = strconv.AppendInt(dst, int64(l.Remaining(now)/time.Second), 10)
+	}
+	dst = append(dst, "</D:timeout><D:locktoken><D:href>"...)
+	dst = davxml.EscapeText(dst, l.Token)
+	dst = append(dst, "</D:href></D:locktoken><D:lockroot><D:href>"...)
+	dst = append(dst, h.href(l.Root, false)...)
+	return append(dst, "</D:href></D:lockroot></D:activelock>"...)
+}
