@@ -90,7 +90,7 @@ func (h *Handler) check(ctx context.Context, r *http.Request, c *conds, affected
 	if !applicable {
 		return nil
 	}
-	return errStatus(http.StatusPreconditionFailed, errors.New("If header evaluated to false"))
+	return errStatus(http.StatusPreconditionFailed, errors.New("if header evaluated to false"))
 }
 
 func (h *Handler) tagPath(r *http.Request, tag string) (davpath.Path, bool) {

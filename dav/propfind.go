@@ -38,7 +38,7 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		return err
 	}
 	if depth == depthInfinity && !h.lim.PropfindInfinity {
-		return errCond(http.StatusForbidden, "propfind-finite-depth", errors.New("Depth: infinity refused"))
+		return errCond(http.StatusForbidden, "propfind-finite-depth", errors.New("depth infinity refused"))
 	}
 	body, err := davxml.ParsePropfind(r.Body, h.xmlLim)
 	if err != nil {
