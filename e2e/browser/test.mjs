@@ -1,0 +1,342 @@
+// Browser test of davd's web UI: headless Debian Chromium driven by playwright-core, every result
+// checked again over WebDAV with Node's own fetch. Run through run.sh, which starts the server and
+// sets DAVD_URL. Prints "browser: N passed, M failed" and exits non-zero on any failure.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BASE = (process.env.DAVD_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
+const ARTIFACTS = process.env.ARTIFACTS_DIR || fileURLToPath(new URL('./artifacts/', import.meta.url));
+const SUMMARY = process.env.SUMMARY_FILE || '';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const HOSTILE = '<img src=x onerror=alert(1)>.txt';
+
+let passed = 0;
+let failed = 0;
+function finish(code) {
+  const line = `browser: ${passed} passed, ${failed} failed`;
+  // run.sh prints the line itself, last, after stopping the server.
+  if (SUMMARY) writeFileSync(SUMMARY, line + '\n');
+  else console.log(line);
+  process.exit(code);
+}
+// A hard bound on the whole run, whatever hangs.
+setTimeout(() => {
+  console.error('FAIL: the browser test took longer than 150 s');
+  failed++;
+  finish(2);
+}, 150_000).unref();
+
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    failed++;
+    console.log(`FAIL ${name}: ${err && err.stack ? err.stack : err}`);
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+function eq(got, want, what) {
+  if (got !== want) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+}
+
+// ---- WebDAV over Node's fetch, independent of the page ----
+
+const url = (path) => BASE + path.split('/').map(encodeURIComponent).join('/');
+async function dav(method, path, { body, headers } = {}) {
+  const res = await fetch(url(path), { method, body, headers, signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+// propfind lists the members of a collection as {name: isCollection}.
+async function propfind(path) {
+  const res = await dav('PROPFIND', path, {
+    headers: { Depth: '1', 'Content-Type': 'application/xml' },
+    body: '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop></D:propfind>',
+  });
+  eq(res.status, 207, `PROPFIND ${path} status`);
+  const members = {};
+  const self = new URL(url(path.endsWith('/') ? path : path + '/')).pathname;
+  for (const m of res.text.matchAll(/<([\w-]+:)?response\b[\s\S]*?<\/([\w-]+:)?response>/g)) {
+    const href = /<([\w-]+:)?href>([^<]*)</.exec(m[0]);
+    if (!href) continue;
+    const raw = href[2].replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'").replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+    const p = new URL(raw, BASE).pathname;
+    if (p === self || p + '/' === self) continue;
+    const name = decodeURIComponent(p.replace(/\/$/, '').split('/').pop());
+    members[name] = /<([\w-]+:)?collection\s*\/>/.test(m[0]);
+  }
+  return members;
+}
+
+// ---- the run ----
+
+const profile = mkdtempSync(join(tmpdir(), 'davd-chromium-'));
+mkdirSync(ARTIFACTS, { recursive: true });
+let context;
+try {
+  // Seed content the page did not create: a hostile name, a folder and a couple of files.
+  await check('seed over WebDAV', async () => {
+    eq((await dav('PUT', '/' + HOSTILE, { body: 'pwned?' })).status, 201, 'PUT hostile');
+    eq((await dav('MKCOL', '/Photos')).status, 201, 'MKCOL Photos');
+    eq((await dav('PUT', '/Photos/cat.jpg', { body: 'not really a jpeg' })).status, 201, 'PUT cat.jpg');
+    eq((await dav('PUT', '/report.pdf', { body: '%PDF-1.4 tiny' })).status, 201, 'PUT report.pdf');
+    eq((await dav('PUT', '/main.go', { body: 'package main\n' })).status, 201, 'PUT main.go');
+  });
+
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+    viewport: { width: 1100, height: 720 },
+    colorScheme: 'light',
+    timeout: 30_000,
+  });
+  context.setDefaultTimeout(10_000);
+  const page = context.pages()[0] || await context.newPage();
+
+  const problems = []; // console errors, page errors, CSP violations, foreign requests
+  const unmarked = []; // state-changing requests without X-Requested-With
+  const dialogs = [];
+  let expectConfirm = 0;
+  page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
+  page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
+  page.on('dialog', async (d) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    if (d.type() === 'confirm' && expectConfirm > 0) {
+      expectConfirm--;
+      await d.accept();
+    } else {
+      await d.dismiss();
+    }
+  });
+  page.on('request', async (req) => {
+    const u = new URL(req.url());
+    if (u.origin !== BASE && !u.protocol.startsWith('data')) problems.push('foreign request: ' + req.url());
+    if (!['GET', 'HEAD'].includes(req.method())) {
+      const h = await req.allHeaders();
+      if (h['x-requested-with'] !== 'davd-webui') unmarked.push(`${req.method()} ${req.url()}`);
+    }
+  });
+  const row = (name) => page.locator('#listing tbody tr').filter({ has: page.locator('.name', { hasText: name }) });
+
+  let response;
+  await check('page loads with security headers', async () => {
+    response = await page.goto(BASE + '/', { waitUntil: 'load' });
+    eq(response.status(), 200, 'status');
+    const h = response.headers();
+    assert(/^text\/html/.test(h['content-type']), 'content-type ' + h['content-type']);
+    const csp = h['content-security-policy'] || '';
+    for (const d of ["default-src 'none'", "script-src 'sha256-", "style-src 'sha256-", "connect-src 'self'",
+      "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"]) {
+      assert(csp.includes(d), `CSP lacks ${d}: ${csp}`);
+    }
+    eq(h['x-content-type-options'], 'nosniff', 'nosniff');
+    eq(h['referrer-policy'], 'same-origin', 'Referrer-Policy');
+    eq(h['cache-control'], 'no-store', 'Cache-Control');
+    await row('Photos').waitFor();
+  });
+
+  await check('hostile name shown as text, nothing injected', async () => {
+    const r = row(HOSTILE);
+    await r.waitFor();
+    eq(await r.locator('.name').textContent(), HOSTILE, 'visible name');
+    await page.waitForTimeout(300); // give an injected onerror a chance to fire
+    eq(await page.locator('img').count(), 0, 'img elements');
+    eq(dialogs.length, 0, 'dialogs fired: ' + dialogs.join('; '));
+    const href = await r.locator('td.c-name a').getAttribute('href');
+    assert(href.startsWith('/%3Cimg'), 'href ' + href);
+    const got = await dav('GET', '/' + HOSTILE);
+    eq(got.text, 'pwned?', 'content of the hostile file');
+  });
+
+  await check('folders first, icons by type', async () => {
+    const names = await page.locator('#listing tbody .name').allTextContents();
+    eq(names[0], 'Photos', 'first row');
+    eq(await row('Photos').locator('svg use').first().getAttribute('href'), '#i-folder', 'folder icon');
+    eq(await row('report.pdf').locator('svg use').first().getAttribute('href'), '#i-pdf', 'pdf icon');
+    eq(await row('main.go').locator('svg use').first().getAttribute('href'), '#i-code', 'code icon');
+  });
+
+  const big = Buffer.alloc(3 << 20, 'davd '); // large enough for upload progress events
+  await check('upload two files with the file picker, with progress', async () => {
+    await page.setInputFiles('#picker', [
+      { name: 'alpha.txt', mimeType: 'text/plain', buffer: Buffer.from('alpha content\n') },
+      { name: 'beta notes.md', mimeType: 'text/markdown', buffer: big },
+    ]);
+    await row('beta notes.md').waitFor();
+    await row('alpha.txt').waitFor();
+    assert(await page.locator('#progress').isVisible(), 'progress bar hidden right after the upload');
+    eq(await page.locator('#progress-bar').evaluate((e) => e.value), 1, 'progress value');
+    eq(await page.locator('#progress-text').textContent(), 'Uploaded 2 files', 'progress text');
+    const a = await dav('GET', '/alpha.txt');
+    eq(a.status, 200, 'GET alpha.txt');
+    eq(a.text, 'alpha content\n', 'alpha.txt content');
+    const b = await dav('GET', '/beta notes.md');
+    eq(b.text.length, big.length, 'beta notes.md length');
+    const m = await propfind('/');
+    eq(m['alpha.txt'], false, 'PROPFIND lists alpha.txt');
+    eq(m['beta notes.md'], false, 'PROPFIND lists beta notes.md');
+  });
+
+  await check('upload one file by drag and drop', async () => {
+    const shown = await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['name,size\nx,1\n'], 'gamma data.csv', { type: 'text/csv' }));
+      const target = document.querySelector('main');
+      const fire = (type) => target.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+      fire('dragenter');
+      fire('dragover');
+      const overlay = !document.getElementById('drop').hidden;
+      fire('drop');
+      return overlay;
+    });
+    assert(shown, 'drop overlay not shown on dragenter');
+    await row('gamma data.csv').waitFor();
+    assert(await page.locator('#drop').isHidden(), 'drop overlay still shown');
+    const g = await dav('GET', '/gamma data.csv');
+    eq(g.status, 200, 'GET gamma data.csv');
+    eq(g.text, 'name,size\nx,1\n', 'gamma data.csv content');
+  });
+
+  await check('create a folder (MKCOL)', async () => {
+    await page.click('#new-folder');
+    await page.fill('#dlg-input', 'Projects 2026');
+    await page.click('#dlg-ok');
+    await row('Projects 2026').waitFor();
+    assert(!(await page.locator('#name-dialog').evaluate((d) => d.open)), 'dialog still open');
+    eq((await propfind('/'))['Projects 2026'], true, 'PROPFIND shows Projects 2026 as a collection');
+  });
+
+  await check('new folder refuses an existing name and a slash', async () => {
+    await page.click('#new-folder');
+    await page.fill('#dlg-input', 'Photos');
+    await page.click('#dlg-ok');
+    assert((await page.locator('#dlg-error').textContent()).includes('already'), 'no duplicate warning');
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-dialog.png') });
+    await page.fill('#dlg-input', 'a/b');
+    await page.click('#dlg-ok');
+    assert((await page.locator('#dlg-error').textContent()).length > 0, 'no slash warning');
+    await page.click('#dlg-cancel');
+    assert(!(await page.locator('#name-dialog').evaluate((d) => d.open)), 'dialog still open');
+  });
+
+  await check('rename a file (MOVE, Overwrite: F)', async () => {
+    await row('alpha.txt').getByRole('button', { name: 'Rename alpha.txt' }).click();
+    eq(await page.inputValue('#dlg-input'), 'alpha.txt', 'dialog prefilled');
+    await page.fill('#dlg-input', 'alpha – renamed #1.txt');
+    await page.click('#dlg-ok');
+    await row('alpha – renamed #1.txt').waitFor();
+    await row('alpha.txt').waitFor({ state: 'detached' });
+    eq((await dav('GET', '/alpha.txt')).status, 404, 'old name');
+    const n = await dav('GET', '/alpha – renamed #1.txt');
+    eq(n.status, 200, 'new name');
+    eq(n.text, 'alpha content\n', 'content kept');
+  });
+
+  await check('rename onto an existing name is refused by the page', async () => {
+    await row('main.go').getByRole('button', { name: 'Rename main.go' }).click();
+    await page.fill('#dlg-input', 'report.pdf');
+    await page.click('#dlg-ok');
+    assert((await page.locator('#dlg-error').textContent()).includes('already'), 'no duplicate warning');
+    await page.click('#dlg-cancel');
+    eq((await dav('GET', '/main.go')).status, 200, 'main.go still there');
+  });
+
+  await check('sort by size, folders stay first', async () => {
+    await page.click('th button[data-key="size"]');
+    const names = await page.locator('#listing tbody .name').allTextContents();
+    eq(names.slice(0, 2).sort().join('|'), 'Photos|Projects 2026', 'folders first after size sort');
+    eq(names[2], 'beta notes.md', 'largest file first');
+    eq(await page.locator('th.c-size').getAttribute('aria-sort'), 'descending', 'aria-sort');
+    await page.click('th button[data-key="name"]');
+    eq(await page.locator('th.c-name').getAttribute('aria-sort'), 'ascending', 'aria-sort name');
+  });
+
+  await check('download link points at the file', async () => {
+    const a = row('report.pdf').getByRole('link', { name: 'Download report.pdf' });
+    eq(await a.getAttribute('href'), '/report.pdf', 'href');
+    eq(await a.getAttribute('download'), 'report.pdf', 'download attribute');
+  });
+
+  await check('open a folder and come back by the breadcrumbs', async () => {
+    await row('Photos').locator('td.c-name a').click();
+    await page.waitForURL(BASE + '/Photos/');
+    await row('cat.jpg').waitFor();
+    eq(await page.locator('.crumbs [aria-current="page"]').textContent(), 'Photos', 'current crumb');
+    await page.locator('.crumbs a.home').click();
+    await page.waitForURL(BASE + '/');
+    await row('Projects 2026').locator('td.c-name a').click();
+    await page.waitForURL(BASE + '/Projects%202026/');
+    assert(await page.locator('#empty').isVisible(), 'empty state not shown');
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-empty.png') });
+    await page.goBack();
+    await row('Projects 2026').waitFor();
+  });
+
+  await check('screenshots (light, dark, narrow)', async () => {
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-light.png'), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-dark.png'), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 390, height: 760 });
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-narrow.png'), fullPage: true });
+    await page.setViewportSize({ width: 1100, height: 720 });
+  });
+
+  await check('delete a file after confirming (DELETE)', async () => {
+    expectConfirm = 1;
+    await row('beta notes.md').getByRole('button', { name: 'Delete beta notes.md' }).click();
+    await row('beta notes.md').waitFor({ state: 'detached' });
+    eq(expectConfirm, 0, 'confirm dialog not shown');
+    assert(dialogs.some((d) => d.startsWith('confirm: Delete') && d.includes('beta notes.md')), 'dialogs: ' + dialogs.join('; '));
+    eq((await dav('GET', '/beta notes.md')).status, 404, 'GET after DELETE');
+    eq((await propfind('/'))['beta notes.md'], undefined, 'PROPFIND after DELETE');
+  });
+
+  await check('dismissing the confirmation keeps the file', async () => {
+    const before = dialogs.length;
+    await row('main.go').getByRole('button', { name: 'Delete main.go' }).click();
+    await page.waitForTimeout(300);
+    eq(dialogs.length, before + 1, 'one more dialog');
+    eq((await dav('GET', '/main.go')).status, 200, 'main.go kept');
+    assert(await row('main.go').isVisible(), 'row kept');
+  });
+
+  await check('hostile name still text after refreshes; no alert ever', async () => {
+    eq(await row(HOSTILE).locator('.name').textContent(), HOSTILE, 'name');
+    eq(await page.locator('img').count(), 0, 'img elements');
+    assert(!dialogs.some((d) => d.startsWith('alert')), 'an alert fired: ' + dialogs.join('; '));
+  });
+
+  await check('JSON listing over plain fetch', async () => {
+    const res = await fetch(BASE + '/?format=json', { signal: AbortSignal.timeout(10_000) });
+    assert(/^application\/json/.test(res.headers.get('content-type')), 'content-type');
+    const j = await res.json();
+    eq(j.path, '/', 'path');
+    const h = j.entries.find((e) => e.name === HOSTILE);
+    assert(h && h.dir === false && h.href.startsWith('/%3Cimg') && !Number.isNaN(Date.parse(h.modified)), JSON.stringify(h));
+  });
+
+  await check('every change carried X-Requested-With, no CSP violation, no foreign request', async () => {
+    eq(unmarked.length, 0, 'unmarked requests: ' + unmarked.join(', '));
+    eq(problems.length, 0, 'problems:\n  ' + problems.join('\n  '));
+  });
+} catch (err) {
+  failed++;
+  console.log('FAIL (aborted): ' + (err && err.stack ? err.stack : err));
+} finally {
+  if (context) await context.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+}
+finish(failed === 0 && passed > 0 ? 0 : 1);
