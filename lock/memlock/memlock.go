@@ -15,8 +15,9 @@ import (
 )
 
 // Persister keeps the lock table across restarts. Its methods are called with the manager's
-// mutex held, so they need no locking of their own against the manager, and a slow Persister
-// slows every lock operation (but not Confirm, which never writes).
+// mutex held, so the table and its persisted copy never disagree on what was granted; the price
+// is that a slow Persister (an fsync per LOCK) delays every other lock operation meanwhile,
+// Confirm included. Confirm itself writes only when it meets an expired lock.
 type Persister interface {
 	// Load returns every lock stored, expired ones included (New drops and deletes those).
 	Load() ([]lock.Lock, error)
