@@ -142,6 +142,7 @@ type parser struct {
 	ns    map[string][]binding // prefix -> bindings, innermost last
 	props int
 	root  bool // the root element has been seen
+	ntok  int  // raw tokens read so far
 	inv   error
 }
 
@@ -273,6 +274,7 @@ func (p *parser) lookup(prefix string) (binding, bool) {
 func (p *parser) next() (token, error) {
 	for {
 		t, err := p.d.RawToken()
+		p.ntok++
 		if err != nil {
 			if err == io.EOF && len(p.stack) == 0 && p.root {
 				return token{}, io.EOF
@@ -298,8 +300,14 @@ func (p *parser) next() (token, error) {
 			return token{kind: tokText, text: t}, nil
 		case xml.Directive:
 			return token{}, p.malformed("DOCTYPE and other declarations are not allowed")
-		case xml.Comment, xml.ProcInst:
-			continue
+		case xml.ProcInst:
+			// encoding/xml honours an encoding declared in any <?xml?>; only
+			// the first token may be the XML declaration.
+			if p.ntok > 1 && strings.EqualFold(t.Target, "xml") {
+				return token{}, p.malformed("XML declaration not at the start of the body")
+			}
+		case xml.Comment:
+			// Comments carry no meaning for WebDAV.
 		}
 	}
 }

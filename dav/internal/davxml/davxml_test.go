@@ -157,6 +157,7 @@ func TestParsePropfind(t *testing.T) {
 		{name: "malformed: two root elements", body: `<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind><D:propfind xmlns:D="DAV:"/>`, err: "malformed"},
 		{name: "malformed: text after root", body: `<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>junk`, err: "malformed"},
 		{name: "malformed: text before root", body: `junk<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>`, err: "malformed"},
+		{name: "malformed: XML declaration inside the document", body: `<D:propfind xmlns:D="DAV:"><?xml version="1.0" encoding="ISO-8859-1"?><D:allprop/></D:propfind>`, err: "malformed"},
 		{name: "malformed: unsupported encoding", body: `<?xml version="1.0" encoding="EBCDIC"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>`, err: "malformed"},
 		{name: "malformed: invalid UTF-8", body: "<D:propfind xmlns:D=\"DAV:\"><D:prop>\xff</D:prop><D:allprop/></D:propfind>", err: "malformed"},
 		{name: "malformed: depth over MaxDepth", body: deep(63), err: "malformed"},
