@@ -19,7 +19,7 @@ func (f *FS) Mkcol(ctx context.Context, p davpath.Path) error {
 	if p.IsRoot() {
 		return fail("mkcol", p, fs.ErrExist)
 	}
-	if isTemp(p.Base()) {
+	if hidden(p.Base()) {
 		return fail("mkcol", p, fs.ErrPermission)
 	}
 	err := f.inDir(p.Parent(), func(dirfd int) error {
@@ -48,7 +48,7 @@ func (f *FS) Remove(ctx context.Context, p davpath.Path) error {
 	if p.IsRoot() {
 		return fail("remove", p, fs.ErrPermission)
 	}
-	if isTemp(p.Base()) {
+	if hidden(p.Base()) {
 		return fail("remove", p, fs.ErrNotExist)
 	}
 	err := f.inDir(p.Parent(), func(dirfd int) error {
@@ -87,9 +87,9 @@ func (f *FS) Rename(ctx context.Context, src, dst davpath.Path) error {
 			return err
 		}
 		return fail("rename", src, fs.ErrPermission)
-	case isTemp(src.Base()):
+	case hidden(src.Base()):
 		return fail("rename", src, fs.ErrNotExist)
-	case isTemp(dst.Base()):
+	case hidden(dst.Base()):
 		return fail("rename", dst, fs.ErrPermission)
 	}
 	var dstParentErr bool
@@ -140,7 +140,7 @@ func (f *FS) RemoveAll(ctx context.Context, p davpath.Path) error {
 	if p.IsRoot() {
 		return fail("removeall", p, fs.ErrPermission)
 	}
-	if isTemp(p.Base()) {
+	if hidden(p.Base()) {
 		return fail("removeall", p, fs.ErrNotExist)
 	}
 	if _, err := f.root.Lstat(p.Rel()); err != nil {
@@ -177,7 +177,7 @@ func (f *FS) SetModTime(ctx context.Context, p davpath.Path, t time.Time) error 
 	if err := ctx.Err(); err != nil {
 		return fail("setmodtime", p, err)
 	}
-	if isTemp(p.Base()) {
+	if !p.IsRoot() && hidden(p.Base()) {
 		return fail("setmodtime", p, fs.ErrNotExist)
 	}
 	if err := f.root.Chtimes(p.Rel(), time.Time{}, t); err != nil {

@@ -101,6 +101,11 @@ func (f *FS) sweep() {
 // isTemp reports whether name is reserved for temporary files.
 func isTemp(name string) bool { return strings.HasPrefix(name, tempPrefix) }
 
+// hidden reports whether a directory entry called name is not a resource: a temporary file, or a
+// name that no canonical path can have. The second test is defence in depth: davpath never
+// produces ".", ".." or a name with a slash, which single-segment *at calls must never see.
+func hidden(name string) bool { return isTemp(name) || !davpath.ValidName(name) }
+
 // parentError marks a failure to open the collection that contains the target of an operation,
 // so that writes can report storage.ErrParentMissing.
 type parentError struct{ err error }
@@ -231,7 +236,7 @@ func (f *FS) Stat(ctx context.Context, p davpath.Path) (storage.Info, error) {
 			return err
 		})
 	} else {
-		if isTemp(p.Base()) {
+		if hidden(p.Base()) {
 			return storage.Info{}, fail("stat", p, fs.ErrNotExist)
 		}
 		err = f.inDir(p.Parent(), func(fd int) error {
@@ -275,7 +280,7 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 		for {
 			names, rerr := d.Readdirnames(listBatch)
 			for _, name := range names {
-				if isTemp(name) || !davpath.ValidName(name) {
+				if hidden(name) {
 					continue
 				}
 				st, err := statAt(dirfd, name, unix.AT_SYMLINK_NOFOLLOW)
@@ -328,7 +333,7 @@ func (f *FS) openRegular(ctx context.Context, p davpath.Path) (*os.File, stat, e
 	if p.IsRoot() {
 		return nil, stat{}, storage.ErrIsDir
 	}
-	if isTemp(p.Base()) {
+	if hidden(p.Base()) {
 		return nil, stat{}, fs.ErrNotExist
 	}
 	// O_NONBLOCK: opening a FIFO must not wait for a writer. It has no effect on regular files.

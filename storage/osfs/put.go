@@ -140,7 +140,7 @@ func (f *FS) Put(ctx context.Context, p davpath.Path, r io.Reader, opt storage.P
 		return false, storage.Info{}, fail("put", p, storage.ErrIsDir)
 	}
 	name := p.Base()
-	if isTemp(name) {
+	if hidden(name) {
 		return false, storage.Info{}, fail("put", p, fs.ErrPermission)
 	}
 	var st stat
@@ -223,7 +223,7 @@ func (f *FS) CopyFile(ctx context.Context, src, dst davpath.Path) error {
 	if dst.IsRoot() {
 		return fail("copy", dst, storage.ErrIsDir)
 	}
-	if isTemp(dst.Base()) {
+	if hidden(dst.Base()) {
 		return fail("copy", dst, fs.ErrPermission)
 	}
 	err = f.inDir(dst.Parent(), func(dirfd int) error {
