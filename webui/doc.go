@@ -28,9 +28,10 @@
 //     no base URI, no form targets and no framing, and requires Trusted Types, so even a future
 //     innerHTML slip would throw instead of injecting markup.
 //   - Uploaded active content. The page links to files by their own URL on the same origin. An
-//     uploaded .html or .svg opened from there runs in the UI's origin unless the engine serves
-//     file content with "Content-Security-Policy: sandbox" (or as an attachment); that is the
-//     engine's responsibility for GET of non-collections, not this package's.
+//     uploaded .html or .svg opened from there would run in the UI's origin, with the user's
+//     credentials, unless served sandboxed; the dav engine answers GET of such files with
+//     "Content-Security-Policy: sandbox" (GET of non-collections is its job, not this package's),
+//     and the browser test checks that opening one runs nothing.
 //   - No external assets. Script, style and icons are embedded with embed and inlined in the
 //     page; the page loads nothing else (connect-src 'self' only for its own WebDAV requests).
 //   - Memory. A listing is collected in memory before rendering so that folders can be placed

@@ -128,6 +128,10 @@ func Wants(r *http.Request) bool {
 	return accepts(r, "text/html") || accepts(r, "application/json")
 }
 
+// Wants is the package-level Wants, as a method, so that a *UI satisfies an engine interface
+// with both Wants and ServeCollection.
+func (*UI) Wants(r *http.Request) bool { return Wants(r) }
+
 // accepts reports whether the Accept header names media type typ with a non-zero quality.
 // Wildcards do not count: a client that sends only */* is not a browser.
 func accepts(r *http.Request, typ string) bool {

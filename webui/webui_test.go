@@ -98,6 +98,12 @@ func serve(t *testing.T, u *UI, method, target string, p davpath.Path, hdr map[s
 
 var browser = map[string]string{"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
+// browserIface is the shape of dav.Browser; *UI satisfies it without an adapter.
+var _ interface {
+	Wants(*http.Request) bool
+	ServeCollection(http.ResponseWriter, *http.Request, davpath.Path, storage.Info)
+} = (*UI)(nil)
+
 func TestWants(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, target, accept string

@@ -182,8 +182,10 @@
     clearTimeout(statusTimer);
     status.textContent = msg;
     status.className = 'status' + (kind ? ' ' + kind : '');
-    if (kind !== 'error' && msg) statusTimer = setTimeout(() => say(''), 6000);
+    if (msg) statusTimer = setTimeout(() => say(''), kind === 'error' ? 15000 : 6000);
   }
+  status.title = 'Click to dismiss';
+  status.addEventListener('click', () => say(''));
   function fail(prefix, err) {
     say(prefix + ': ' + (err && err.message ? err.message : String(err)), 'error');
   }
