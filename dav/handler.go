@@ -83,20 +83,20 @@ type Config struct {
 // Handler is the RFC 4918 protocol engine: an http.Handler over the storage, property, lock and
 // access seams. It is safe for concurrent use.
 type Handler struct {
-	fs      storage.Backend
-	props   props.Store
-	journal props.Journal
-	locks   lock.Manager
-	access  access.Policy
+	fs       storage.Backend
+	props    props.Store
+	journal  props.Journal
+	locks    lock.Manager
+	access   access.Policy
 	allowAll bool
-	browser Browser
-	prefix  string
-	hosts   []string
-	fwd     bool
-	lim     Limits
-	xmlLim  davxml.Limits
-	log     *slog.Logger
-	now     func() time.Time
+	browser  Browser
+	prefix   string
+	hosts    []string
+	fwd      bool
+	lim      Limits
+	xmlLim   davxml.Limits
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New validates cfg and returns a Handler.
