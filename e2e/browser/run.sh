@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser end-to-end test of davd's web UI: builds cmd/davd, starts it on a free loopback port over
 # a fresh temp tree, drives Debian's headless Chromium through playwright-core (never a downloaded
-# browser) and checks every result over WebDAV. Last line: "browser: N passed, M failed".
+# browser) and checks every result over WebDAV. The scenario runs twice: at the root, and under
+# -prefix "/dav files". Last line: "browser: N passed, M failed"; exit status non-zero on failure.
 #
 # Environment: ARTIFACTS_DIR (screenshots; default e2e/browser/artifacts), DAVD_PKG (the package
 # to build as the server; default ./cmd/davd), KEEP_TMP=1 keeps the temp dir and server log.
@@ -30,48 +31,71 @@ fi
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/davd-browser.XXXXXX")"
 pid=""
-cleanup() {
+stop_server() {
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$pid" 2>/dev/null || true
 	fi
+	pid=""
+}
+cleanup() {
+	stop_server
 	if [ "${KEEP_TMP:-}" = 1 ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 
 (cd "$repo" && go build -o "$TMP/davd" "$pkg")
-mkdir -p "$TMP/data" "$TMP/state" "$ARTIFACTS_DIR"
 
-port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-"$TMP/davd" -root "$TMP/data" -state "$TMP/state" -listen "127.0.0.1:$port" >"$TMP/server.log" 2>&1 &
-pid=$!
-
-up=""
-for _ in $(seq 100); do
-	if ! kill -0 "$pid" 2>/dev/null; then break; fi
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
-	sleep 0.1
-done
-if [ -z "$up" ]; then
-	echo "davd did not start on 127.0.0.1:$port; its log:"
-	cat "$TMP/server.log"
-	summary 0 1
-	exit 1
-fi
-
+total_pass=0
+total_fail=0
 rc=0
-DAVD_URL="http://127.0.0.1:$port" SUMMARY_FILE="$TMP/summary" \
-	timeout -k 5 180 node "$here/test.mjs" || rc=$?
 
-if [ "$rc" -ne 0 ]; then
-	echo "--- server log (last 40 lines) ---"
-	tail -n 40 "$TMP/server.log" || true
-fi
-line="$(cat "$TMP/summary" 2>/dev/null || true)"
-[ -n "$line" ] || line="$(summary 0 1)"
-[ "$rc" -eq 0 ] || case "$line" in *" 0 failed") line="$(summary 0 1)";; esac
+# run_pass NAME PREFIX ARTIFACTS: a fresh tree and server, the whole scenario, the server stopped.
+run_pass() {
+	local name="$1" prefix="$2" artifacts="$3" dir="$TMP/$1" port up="" prc=0 line
+	mkdir -p "$dir/data" "$dir/state" "$artifacts"
+	port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+	echo "== pass '$name': http://127.0.0.1:$port${prefix:-/}"
+	"$TMP/davd" -root "$dir/data" -state "$dir/state" -listen "127.0.0.1:$port" -prefix "$prefix" \
+		>"$dir/server.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
+		sleep 0.1
+	done
+	if [ -z "$up" ]; then
+		echo "davd did not start on 127.0.0.1:$port; its log:"
+		cat "$dir/server.log"
+		stop_server
+		total_fail=$((total_fail + 1)); rc=1
+		return
+	fi
+	DAVD_URL="http://127.0.0.1:$port" DAVD_PREFIX="$prefix" ARTIFACTS_DIR="$artifacts" \
+		SUMMARY_FILE="$dir/summary" timeout -k 5 180 node "$here/test.mjs" || prc=$?
+	stop_server
+	if [ "$prc" -ne 0 ]; then
+		echo "--- server log of pass '$name' (last 40 lines) ---"
+		tail -n 40 "$dir/server.log" || true
+		rc=1
+	fi
+	line="$(cat "$dir/summary" 2>/dev/null || true)"
+	if [[ "$line" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		total_pass=$((total_pass + BASH_REMATCH[1]))
+		total_fail=$((total_fail + BASH_REMATCH[2]))
+	fi
+	# A crash that wrote no failure still counts as one.
+	if [ "$prc" -ne 0 ] && ! [[ "$line" =~ \ [1-9][0-9]*\ failed ]]; then
+		total_fail=$((total_fail + 1))
+	fi
+}
+
+run_pass root "" "$ARTIFACTS_DIR"
+# The same scenario under a -prefix with a space, so every href and Destination is escaped.
+run_pass prefix "/dav files" "$ARTIFACTS_DIR/prefix"
+
 cleanup
 trap - EXIT
-echo "$line"
+summary "$total_pass" "$total_fail"
 exit "$rc"

@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BASE = (process.env.DAVD_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
+const ORIGIN = new URL(process.env.DAVD_URL || 'http://127.0.0.1:8080').origin;
+// DAVD_PREFIX is the server's -prefix, unescaped ("/dav files"); P is its escaped form.
+const P = (process.env.DAVD_PREFIX || '').replace(/\/+$/, '').split('/').map(encodeURIComponent).join('/');
+const BASE = ORIGIN + P;
 const ARTIFACTS = process.env.ARTIFACTS_DIR || fileURLToPath(new URL('./artifacts/', import.meta.url));
 const SUMMARY = process.env.SUMMARY_FILE || '';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -122,7 +125,7 @@ try {
   });
   page.on('request', async (req) => {
     const u = new URL(req.url());
-    if (u.origin !== BASE && !u.protocol.startsWith('data')) problems.push('foreign request: ' + req.url());
+    if (u.origin !== ORIGIN && !u.protocol.startsWith('data')) problems.push('foreign request: ' + req.url());
     if (!['GET', 'HEAD'].includes(req.method())) {
       const h = await req.allHeaders();
       if (h['x-requested-with'] !== 'davd-webui') unmarked.push(`${req.method()} ${req.url()}`);
@@ -155,7 +158,7 @@ try {
     eq(await page.locator('img').count(), 0, 'img elements');
     eq(dialogs.length, 0, 'dialogs fired: ' + dialogs.join('; '));
     const href = await r.locator('td.c-name a').getAttribute('href');
-    assert(href.startsWith('/%3Cimg'), 'href ' + href);
+    assert(href.startsWith(P + '/%3Cimg'), 'href ' + href);
     const got = await dav('GET', '/' + HOSTILE);
     eq(got.text, 'pwned?', 'content of the hostile file');
   });
@@ -265,7 +268,7 @@ try {
 
   await check('download link points at the file', async () => {
     const a = row('report.pdf').getByRole('link', { name: 'Download report.pdf' });
-    eq(await a.getAttribute('href'), '/report.pdf', 'href');
+    eq(await a.getAttribute('href'), P + '/report.pdf', 'href');
     eq(await a.getAttribute('download'), 'report.pdf', 'download attribute');
   });
 
@@ -355,7 +358,7 @@ try {
     const j = await res.json();
     eq(j.path, '/', 'path');
     const h = j.entries.find((e) => e.name === HOSTILE);
-    assert(h && h.dir === false && h.href.startsWith('/%3Cimg') && !Number.isNaN(Date.parse(h.modified)), JSON.stringify(h));
+    assert(h && h.dir === false && h.href.startsWith(P + '/%3Cimg') && !Number.isNaN(Date.parse(h.modified)), JSON.stringify(h));
   });
 
   await check('every change carried X-Requested-With, no CSP violation, no foreign request', async () => {
