@@ -234,12 +234,10 @@ func (h *Handler) dropState(ctx context.Context, p davpath.Path) error {
 // dropLocks removes locks rooted at or below p once the resources are gone (RFC 4918 §7.4: a
 // lock lives with its resource).
 func (h *Handler) dropLocks(ctx context.Context, p davpath.Path) error {
-	if d, ok := h.locks.(interface {
-		Drop(ctx context.Context, p davpath.Path) error
-	}); ok {
-		return d.Drop(ctx, p)
+	if h.locks == nil {
+		return nil
 	}
-	return nil
+	return h.locks.Drop(ctx, h.now(), p)
 }
 
 // serveCopyMove answers COPY (RFC 4918 §9.8) and MOVE (§9.9).

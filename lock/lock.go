@@ -135,6 +135,11 @@ type Manager interface {
 	// the targets against new locks until release is called: the lock check and the write it
 	// guards are one critical section. release must be called exactly once.
 	Confirm(ctx context.Context, now time.Time, s Submitted, targets ...Target) (release func(), err error)
+	// Drop removes every lock rooted at p or below it, once those resources are gone (DELETE,
+	// the source of a MOVE): a lock belongs to its resource and is not moved (RFC 4918 §7,
+	// §9.9.4), so it must not wait for a future resource at the same URL. It is called while
+	// the request still holds its Confirm.
+	Drop(ctx context.Context, now time.Time, p davpath.Path) error
 }
 
 // Errors of a Manager.

@@ -35,6 +35,29 @@ func TestLockManager(t *testing.T, newManager func(t *testing.T) lock.Manager) {
 	t.Run("Create waits for writes in progress", func(t *testing.T) { testLockWaitsForWrite(t, newManager) })
 	t.Run("writes do not wait for each other", func(t *testing.T) { testLockWritesParallel(t, newManager) })
 	t.Run("random operations against a model", func(t *testing.T) { testLockModel(t, newManager) })
+	t.Run("7 drop removes locks rooted at or below a gone resource", func(t *testing.T) { testLockDrop(t, newManager) })
+}
+
+func testLockDrop(t *testing.T, newManager func(*testing.T) lock.Manager) {
+	ctx := context.Background()
+	m := newManager(t)
+	above := mustCreate(t, m, exclusive("/a", lock.DepthZero, "u"))
+	at := mustCreate(t, m, shared("/a/b", lock.DepthZero, "u"))
+	below := mustCreate(t, m, exclusive("/a/b/c/d", lock.DepthZero, "v"))
+	sibling := mustCreate(t, m, exclusive("/a/bc", lock.DepthZero, "v"))
+	if err := m.Drop(ctx, lockT0, "/a/b"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		l    lock.Lock
+		want bool
+	}{{above, true}, {at, false}, {below, false}, {sibling, true}} {
+		if _, ok, _ := m.Lookup(ctx, lockT0, c.l.Token); ok != c.want {
+			t.Errorf("lock at %s present = %v, want %v", c.l.Root, ok, c.want)
+		}
+	}
+	// The URL is free again for anyone.
+	mustCreate(t, m, exclusive("/a/b", lock.DepthInfinity, "w"))
 }
 
 // lockT0 is the base time of the suite; any fixed instant works since now is always passed in.

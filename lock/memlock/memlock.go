@@ -405,6 +405,28 @@ func (m *Manager) Unlock(ctx context.Context, now time.Time, p davpath.Path, tok
 	return nil
 }
 
+// Drop implements lock.Manager.
+func (m *Manager) Drop(ctx context.Context, now time.Time, p davpath.Path) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var gone []*lock.Lock
+	collect := func(l *lock.Lock) { gone = append(gone, l) }
+	m.each(now, p, collect)
+	m.below(now, p, collect)
+	for _, l := range gone {
+		if m.persist != nil {
+			if err := m.persist.Delete(l.Token); err != nil {
+				return fmt.Errorf("memlock: persist drop: %w", err)
+			}
+		}
+		m.remove(l)
+	}
+	return nil
+}
+
 // Lookup implements lock.Manager.
 func (m *Manager) Lookup(ctx context.Context, now time.Time, token string) (lock.Lock, bool, error) {
 	if err := ctx.Err(); err != nil {
