@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/davd/davd/dav"
+	"github.com/davd/davd/dav/davtest"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props/memprops"
@@ -70,7 +71,7 @@ func (e *env) do(method, target string, h hdr, body string) *httptest.ResponseRe
 	e.h.ServeHTTP(w, req)
 	b := w.Body.Bytes()
 	if ct := w.Header().Get("Content-Type"); strings.Contains(ct, "xml") && len(b) > 0 {
-		if err := checkNSTemp(b); err != nil {
+		if err := davtest.CheckNamespaces(b); err != nil {
 			e.t.Errorf("%s %s: body fails the namespace check: %v\n%s", method, target, err, b)
 		}
 	}
@@ -809,7 +810,7 @@ func TestGolden(t *testing.T) {
 <getetag>` + strings.ReplaceAll(info.ETag, `"`, "&quot;") + `</getetag><resourcetype/><displayname>g.txt</displayname></prop><status>HTTP/1.1 200 OK</status></propstat>
 <propstat><prop><missing xmlns="urn:x"/></prop><status>HTTP/1.1 404 Not Found</status></propstat>
 </response></multistatus>`
-	if ok, diff := equalXMLTemp(w.Body.Bytes(), []byte(want)); !ok {
+	if ok, diff := davtest.EqualXML(w.Body.Bytes(), []byte(want)); !ok {
 		t.Errorf("9.1 golden PROPFIND body differs:\n%s", diff)
 	}
 }

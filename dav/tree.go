@@ -404,6 +404,13 @@ func (h *Handler) moveTree(ctx context.Context, src, dst davpath.Path, info stor
 // (§9.8.2). Failing members are reported by destination href.
 func (h *Handler) copyTree(ctx context.Context, src, dst davpath.Path, info storage.Info, depth int) ([]failure, error) {
 	if !info.IsDir {
+		if h.props != nil {
+			// Drop the properties of a resource being overwritten first, so a crash between
+			// the content copy and the property copy never leaves them on the new content.
+			if err := h.props.Delete(ctx, dst); err != nil {
+				return nil, err
+			}
+		}
 		if err := h.copyFile(ctx, src, dst); err != nil {
 			return nil, err
 		}
