@@ -212,6 +212,29 @@ try {
     eq(g.text, 'name,size\nx,1\n', 'gamma data.csv content');
   });
 
+  await check('upload over an existing file asks first, shows progress, replaces it', async () => {
+    // Hold the PUT for a moment so the progress panel can be seen (and photographed) mid-way.
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route('**/main.go', async (route) => {
+      if (route.request().method() === 'PUT') await held;
+      await route.continue();
+    });
+    expectConfirm = 1;
+    await page.setInputFiles('#picker', [
+      { name: 'main.go', mimeType: 'text/x-go', buffer: Buffer.from('package main\n\nfunc main() {}\n') },
+    ]);
+    await page.locator('#progress').waitFor({ state: 'visible' });
+    eq(expectConfirm, 0, 'no replace confirmation');
+    assert(dialogs.some((d) => d.startsWith('confirm: Replace') && d.includes('main.go')), 'dialogs: ' + dialogs.join('; '));
+    assert((await page.locator('#progress-text').textContent()).startsWith('Uploading 1 of 1: main.go'), 'progress text');
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-uploading.png') });
+    release();
+    await page.locator('#progress-text', { hasText: 'Uploaded 1 file' }).waitFor();
+    await page.unroute('**/main.go');
+    eq((await dav('GET', '/main.go')).text, 'package main\n\nfunc main() {}\n', 'replaced content');
+  });
+
   await check('create a folder (MKCOL)', async () => {
     await page.click('#new-folder');
     await page.fill('#dlg-input', 'Projects 2026');

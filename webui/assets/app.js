@@ -345,6 +345,7 @@
 
   async function drain() {
     uploading = true;
+    say('');
     progress.hidden = false;
     let done = 0;
     let failed = 0;
