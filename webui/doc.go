@@ -17,9 +17,9 @@
 //     another origin cannot send them without a successful CORS preflight, and davd never answers
 //     a preflight with Access-Control-Allow-* headers. As defence in depth every state-changing
 //     request from the page also carries the non-safelisted header "X-Requested-With:
-//     davd-webui", which on its own forces a preflight; an engine may require it for requests
-//     that carry cookies. A PUT through a cross-origin form is impossible anyway (forms send only
-//     GET and POST).
+//     davd-webui", which on its own forces a preflight, and which the engine or a reverse proxy
+//     may require of browsers. A PUT through a cross-origin form is impossible anyway (forms send
+//     only GET and POST).
 //   - Cross-site scripting. Resource names are attacker-chosen (anyone with write access names
 //     files). They reach the page only through html/template, which escapes them for their
 //     context (text, attribute, URL), and through the page's script, which writes them with

@@ -45,7 +45,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$repo" && go build -o "$TMP/davd" "$pkg")
+if ! (cd "$repo" && go build -o "$TMP/davd" "$pkg"); then
+	echo "cannot build $pkg"
+	summary 0 1
+	exit 1
+fi
 
 total_pass=0
 total_fail=0

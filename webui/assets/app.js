@@ -222,6 +222,7 @@
   let dlgDone = null;
 
   function askName(title, okLabel, initial, check) {
+    if (dlg.open) return Promise.resolve(null);
     $('dlg-title').textContent = title;
     $('dlg-ok').textContent = okLabel;
     dlgInput.value = initial;
