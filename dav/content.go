@@ -10,6 +10,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/davd/davd/access"
@@ -21,13 +23,29 @@ import (
 // contentType returns the media type of a resource by its name's extension; content is never
 // sniffed (that would open every file of a listing).
 func contentType(name string) string {
-	if ext := path.Ext(name); ext != "" {
-		if t := mime.TypeByExtension(strings.ToLower(ext)); t != "" {
-			return t
-		}
+	ext := path.Ext(name)
+	if ext == "" {
+		return "application/octet-stream"
 	}
-	return "application/octet-stream"
+	if t, ok := typeCache.Load(ext); ok {
+		return t.(string)
+	}
+	t := mime.TypeByExtension(strings.ToLower(ext))
+	if t == "" {
+		t = "application/octet-stream"
+	}
+	if typeCacheLen.Add(1) <= 1024 {
+		typeCache.Store(ext, t)
+	}
+	return t
 }
+
+// typeCache memoizes mime.TypeByExtension per extension (it lower-cases and locks per call);
+// typeCacheLen bounds it, so names chosen by clients cannot grow it without limit.
+var (
+	typeCache    sync.Map
+	typeCacheLen atomic.Int64
+)
 
 // activeContent reports media types a browser would execute; such files are served with a
 // sandboxing CSP so an uploaded page cannot act with the origin of the browser view.

@@ -236,6 +236,19 @@ func (h *Handler) serveOptions(w http.ResponseWriter, r *http.Request, p davpath
 // href returns the escaped URL path of p as clients see it.
 func (h *Handler) href(p davpath.Path, dir bool) string { return p.Escape(h.prefix, dir) }
 
+// appendHref appends href(p, dir) to dst without allocating (the PROPFIND hot path).
+func (h *Handler) appendHref(dst []byte, p davpath.Path, dir bool) []byte {
+	dst = davpath.AppendEscaped(dst, h.prefix)
+	if p.IsRoot() {
+		return append(dst, '/')
+	}
+	dst = davpath.AppendEscaped(dst, string(p))
+	if dir {
+		dst = append(dst, '/')
+	}
+	return dst
+}
+
 // allow checks the access policy for one path.
 func (h *Handler) allow(ctx context.Context, op access.Op, p davpath.Path) error {
 	if h.allowAll || h.access.Allow(ctx, access.Principal(ctx), op, p) {

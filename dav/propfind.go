@@ -21,6 +21,7 @@ type propfind struct {
 	m       *multistatus.Writer
 	missing []int // scratch: indexes of names without a value
 	wantLD  bool  // lockdiscovery requested
+	noLocks bool  // the lock manager holds no lock at all: skip Discover per entry
 	entries int
 	limit   int
 }
@@ -74,6 +75,9 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	}
 	if body.Kind == davxml.PropName {
 		pf.wantLD = false
+	}
+	if n, ok := h.locks.(interface{ Len() int }); ok && n.Len() == 0 {
+		pf.noLocks = true
 	}
 	var dead []props.Property
 	if h.props != nil {
@@ -148,7 +152,7 @@ func (pf *propfind) failure(p davpath.Path, dir bool, err error) {
 func (pf *propfind) entry(r *resource) {
 	pf.entries++
 	h := pf.h
-	if pf.wantLD && h.locks != nil {
+	if pf.wantLD && h.locks != nil && !pf.noLocks {
 		locks, err := h.locks.Discover(pf.ctx, pf.now, r.p)
 		if err == nil {
 			r.locks = locks
@@ -156,7 +160,7 @@ func (pf *propfind) entry(r *resource) {
 	}
 	m := pf.m
 	b := append(m.Buf[:0], "<D:response><D:href>"...)
-	b = append(b, h.href(r.p, r.info.IsDir)...)
+	b = h.appendHref(b, r.p, r.info.IsDir)
 	b = append(b, "</D:href><D:propstat><D:prop>"...)
 	pf.missing = pf.missing[:0]
 	switch pf.kind {
