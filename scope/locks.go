@@ -110,3 +110,7 @@ func (l *locks) Confirm(ctx context.Context, now time.Time, s lock.Submitted, ta
 	release, err := l.m.Confirm(ctx, now, s, in...)
 	return release, l.outErr(err)
 }
+
+func (l *locks) Drop(ctx context.Context, now time.Time, p davpath.Path) error {
+	return l.m.Drop(ctx, now, l.s.In(p))
+}
