@@ -233,10 +233,10 @@ func (f *FS) place(p davpath.Path, parent, old *node, data []byte, mtime time.Ti
 	if mtime.IsZero() {
 		mtime = t
 	}
+	// Created is the time of this write even when old content is replaced, as on disk, where
+	// a Put renames a new inode into place and birth times cannot be set.
 	n := &node{data: data, mtime: mtime.Round(0), created: t, etag: f.nextETag()}
-	if old != nil {
-		n.created = old.created
-	} else {
+	if old == nil {
 		f.touch(parent)
 	}
 	parent.children[p.Base()] = n
