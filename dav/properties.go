@@ -35,6 +35,23 @@ type propCtx struct {
 	quotaErr bool
 	avail    int64
 	used     int64
+	created  dateMemo
+	modified dateMemo
+}
+
+// dateMemo formats times to whole seconds, reusing the previous result when the second is the
+// same: the members of one collection often share their modification second.
+type dateMemo struct {
+	sec int64
+	buf []byte
+}
+
+func (m *dateMemo) append(dst []byte, t time.Time, layout string) []byte {
+	if s := t.Unix(); s != m.sec || m.buf == nil {
+		m.buf = t.UTC().AppendFormat(m.buf[:0], layout)
+		m.sec = s
+	}
+	return append(dst, m.buf...)
 }
 
 // liveProp describes one live property (RFC 4918 §15, RFC 4331 §3-4).
@@ -53,12 +70,12 @@ type liveProp struct {
 // liveProps is the table of DAV: live properties. displayname and getcontentlanguage are
 // settable (RFC 4918 §15.2, §15.3): a dead value wins over the computed one.
 var liveProps = []liveProp{
-	{"creationdate", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+	{"creationdate", true, true, func(pc *propCtx, r *resource, dst []byte) ([]byte, bool) {
 		t := r.info.Created
 		if t.IsZero() {
 			t = r.info.ModTime
 		}
-		return t.UTC().AppendFormat(dst, "2006-01-02T15:04:05Z"), true
+		return pc.created.append(dst, t, "2006-01-02T15:04:05Z"), true
 	}},
 	{"displayname", true, false, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
 		if r.p.IsRoot() || findDead(r.dead, nsDAV, "displayname") >= 0 {
@@ -84,8 +101,8 @@ var liveProps = []liveProp{
 		}
 		return davxml.EscapeText(dst, r.info.ETag), true
 	}},
-	{"getlastmodified", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
-		return r.info.ModTime.UTC().AppendFormat(dst, http.TimeFormat), true
+	{"getlastmodified", true, true, func(pc *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		return pc.modified.append(dst, r.info.ModTime, http.TimeFormat), true
 	}},
 	{"resourcetype", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
 		if r.info.IsDir {
