@@ -97,6 +97,7 @@ type Handler struct {
 	xmlLim   davxml.Limits
 	log      *slog.Logger
 	now      func() time.Time
+	cache    *listingCache
 }
 
 // New validates cfg and returns a Handler.
@@ -116,6 +117,7 @@ func New(cfg Config) (*Handler, error) {
 		lim:     cfg.Limits,
 		log:     cfg.Logger,
 		now:     cfg.Now,
+		cache:   newListingCache(),
 	}
 	if j, ok := cfg.Props.(props.Journal); ok {
 		h.journal = j
@@ -170,6 +172,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, "PROPFIND":
+	default:
+		// Anything else may change content, properties or locks: cached listings stop being
+		// served from now until it is over.
+		h.cache.writeStarted()
+		defer h.cache.writeDone()
+	}
 	switch r.Method {
 	case http.MethodOptions:
 		return h.serveOptions(w, r, p)

@@ -22,8 +22,11 @@ type propfind struct {
 	missing []int // scratch: indexes of names without a value
 	wantLD  bool  // lockdiscovery requested
 	noLocks bool  // the lock manager holds no lock at all: skip Discover per entry
-	entries int
-	limit   int
+	// capturing: the responses are also collected in capture for the listing cache.
+	capturing bool
+	capture   []byte
+	entries   int
+	limit     int
 }
 
 // servePropfind answers PROPFIND (RFC 4918 §9.1). Everything that can fail the whole request is
@@ -79,16 +82,37 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	if n, ok := h.locks.(interface{ Len() int }); ok && n.Len() == 0 {
 		pf.noLocks = true
 	}
+	pf.m = multistatus.New(w)
+	var (
+		key      string
+		ver, gen uint64
+	)
+	if depth == 1 && info.IsDir {
+		var ok bool
+		if ver, ok = pf.cacheable(p, c.hasIf); ok {
+			key = pf.cacheKey(p)
+			if body := h.cache.get(key, ver); body != nil {
+				pf.m.Write(body)
+				return pf.m.Close()
+			}
+			gen, pf.capturing = h.cache.quiet()
+		}
+	}
 	var dead []props.Property
 	if h.props != nil {
 		if dead, err = h.props.Get(ctx, p); err != nil {
 			return err
 		}
 	}
-	pf.m = multistatus.New(w)
 	pf.entry(&resource{p: p, info: info, dead: dead})
 	if depth != 0 && info.IsDir {
 		pf.walk(p, depth)
+	}
+	if pf.capturing {
+		// Keep the rendering only if nothing changed while it was made.
+		if v2, ok := pf.cacheable(p, false); ok && v2 == ver {
+			h.cache.put(key, ver, gen, pf.capture)
+		}
 	}
 	return pf.m.Close()
 }
@@ -146,6 +170,7 @@ func (pf *propfind) failure(p davpath.Path, dir bool, err error) {
 	m := pf.m
 	m.Buf = multistatus.AppendStatusResponse(m.Buf[:0], pf.h.href(p, dir), code, "", nil)
 	m.Write(m.Buf)
+	pf.capturing, pf.capture = false, nil
 }
 
 // entry writes one <D:response> for r.
@@ -224,6 +249,13 @@ func (pf *propfind) entry(r *resource) {
 	b = append(b, "</D:response>"...)
 	m.Buf = b
 	m.Write(b)
+	if pf.capturing {
+		if len(pf.capture)+len(b) > cacheMaxEntry {
+			pf.capturing, pf.capture = false, nil
+		} else {
+			pf.capture = append(pf.capture, b...)
+		}
+	}
 }
 
 // serveProppatch answers PROPPATCH (RFC 4918 §9.2): instructions are processed in document

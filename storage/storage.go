@@ -122,3 +122,14 @@ var (
 	ErrExist      = fs.ErrExist
 	ErrPermission = fs.ErrPermission
 )
+
+// ListVersioner is implemented by backends that can tell cheaply whether the listing of a
+// collection may have changed, by any means, including changes made outside the server. The dav
+// engine uses it to reuse a rendered PROPFIND Depth: 1 response; a backend that cannot vouch
+// for p returns ok false, and nothing is cached.
+type ListVersioner interface {
+	// ListVersion returns a value that differs from every earlier value returned for p
+	// whenever p itself, its membership or the Info of any member may have changed since.
+	// A change that completed before the call is always reflected in the value it returns.
+	ListVersion(ctx context.Context, p davpath.Path) (v uint64, ok bool)
+}

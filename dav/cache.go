@@ -1,0 +1,129 @@
+package dav
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/storage"
+)
+
+// listingCache keeps rendered PROPFIND Depth: 1 responses of collections, so that clients that
+// list the same directory again and again (mounts, sync apps) are answered without a walk.
+//
+// It never serves stale data. An entry is used only when all of these still hold:
+//   - the storage's ListVersion of the collection is the one the entry was rendered under (the
+//     storage vouches for changes by any means, including outside the server);
+//   - no write request of this handler has started or finished since (writes bump gen, and no
+//     write is in flight), so dead properties and locks are as they were;
+//   - the lock manager holds no lock at all (lockdiscovery timeouts count down), the access
+//     policy allows everything (listings do not differ by principal), and no quota property
+//     was asked for (quota changes with writes anywhere).
+type listingCache struct {
+	mu    sync.Mutex
+	m     map[string]*cachedListing
+	bytes int64
+	max   int64 // total budget
+	// gen counts the starts and ends of write requests; writing counts those in flight.
+	gen     atomic.Uint64
+	writing atomic.Int64
+}
+
+type cachedListing struct {
+	ver  uint64
+	gen  uint64
+	body []byte // the <D:response> elements, without prologue and epilogue
+}
+
+// Cache budget: the whole cache and one listing.
+const (
+	cacheMaxBytes = 16 << 20
+	cacheMaxEntry = 8 << 20
+)
+
+func newListingCache() *listingCache {
+	return &listingCache{m: map[string]*cachedListing{}, max: cacheMaxBytes}
+}
+
+// writeStarted and writeDone bracket every request that may change anything.
+func (c *listingCache) writeStarted() { c.writing.Add(1); c.gen.Add(1) }
+func (c *listingCache) writeDone()    { c.gen.Add(1); c.writing.Add(-1) }
+
+// quiet returns the current generation and whether no write is in flight.
+func (c *listingCache) quiet() (uint64, bool) {
+	g := c.gen.Load()
+	return g, c.writing.Load() == 0
+}
+
+func (c *listingCache) get(key string, ver uint64) []byte {
+	g, ok := c.quiet()
+	if !ok {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[key]
+	if e == nil || e.ver != ver || e.gen != g {
+		return nil
+	}
+	return e.body
+}
+
+func (c *listingCache) put(key string, ver, gen uint64, body []byte) {
+	if len(body) > cacheMaxEntry {
+		return
+	}
+	if g, ok := c.quiet(); !ok || g != gen {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[key]; old != nil {
+		c.bytes -= int64(len(old.body))
+		delete(c.m, key)
+	}
+	for k, e := range c.m {
+		if c.bytes+int64(len(body)) <= c.max {
+			break
+		}
+		c.bytes -= int64(len(e.body))
+		delete(c.m, k)
+	}
+	c.m[key] = &cachedListing{ver: ver, gen: gen, body: body}
+	c.bytes += int64(len(body))
+}
+
+// cacheKey identifies a listing: the collection and the shape of the request.
+func (pf *propfind) cacheKey(p davpath.Path) string {
+	var b strings.Builder
+	b.WriteString(string(p))
+	b.WriteByte(0)
+	b.WriteByte(byte('0' + pf.kind))
+	for _, n := range pf.names {
+		b.WriteByte(0)
+		b.WriteString(n.Space)
+		b.WriteByte(' ')
+		b.WriteString(n.Local)
+	}
+	return b.String()
+}
+
+// cacheable reports whether this Depth: 1 PROPFIND of p may use the listing cache, and the
+// storage's version of p to use it with.
+func (pf *propfind) cacheable(p davpath.Path, hasIf bool) (uint64, bool) {
+	h := pf.h
+	if hasIf || !h.allowAll || (h.locks != nil && !pf.noLocks) {
+		return 0, false
+	}
+	for _, n := range pf.names {
+		if n.Space == nsDAV && strings.HasPrefix(n.Local, "quota") {
+			return 0, false
+		}
+	}
+	lv, ok := h.fs.(storage.ListVersioner)
+	if !ok {
+		return 0, false
+	}
+	return lv.ListVersion(pf.ctx, p)
+}

@@ -1,0 +1,88 @@
+package dav_test
+
+import (
+	"context"
+	"iter"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/davd/davd/dav"
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/storage"
+	"github.com/davd/davd/storage/memfs"
+)
+
+// versioned wraps memfs with a ListVersion that the test bumps by hand for "external" changes,
+// and counts List calls to tell cache hits from renders.
+type versioned struct {
+	*memfs.FS
+	ver   atomic.Uint64
+	lists atomic.Int64
+}
+
+func (v *versioned) ListVersion(ctx context.Context, p davpath.Path) (uint64, bool) {
+	return v.ver.Load(), true
+}
+
+func (v *versioned) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, error] {
+	v.lists.Add(1)
+	return v.FS.List(ctx, p)
+}
+
+func TestListingCache(t *testing.T) {
+	vfs := &versioned{FS: memfs.New()}
+	e := newEnv(t, func(c *dav.Config) { c.Storage = vfs })
+	e.fs = vfs.FS
+	e.mustDo(201, "MKCOL", "/d", nil, "")
+	e.put("/d/a", "a")
+	list := func() string {
+		t.Helper()
+		return e.mustDo(207, "PROPFIND", "/d/", hdr{"Depth": "1"}, allprop).Body.String()
+	}
+	renders := func() int64 { return vfs.lists.Load() }
+
+	first := list()
+	second := list()
+	if first != second {
+		t.Fatal("cached listing differs from the rendered one")
+	}
+	n := renders()
+	if list(); renders() != n {
+		t.Fatal("an unchanged listing was rendered again")
+	}
+	t.Run("a dead property change through the server invalidates", func(t *testing.T) {
+		e.mustDo(207, "PROPPATCH", "/d/a", nil, `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:c xmlns:x="urn:x">blue</x:c></D:prop></D:set></D:propertyupdate>`)
+		if !strings.Contains(list(), "blue") {
+			t.Fatal("stale listing after PROPPATCH")
+		}
+	})
+	t.Run("an external change the storage reports invalidates", func(t *testing.T) {
+		list()
+		if _, _, err := vfs.FS.Put(context.Background(), "/d/external", strings.NewReader("x"), storage.PutOptions{Size: 1}); err != nil {
+			t.Fatal(err)
+		}
+		vfs.ver.Add(1)
+		if !strings.Contains(list(), "/d/external") {
+			t.Fatal("stale listing after an external change")
+		}
+	})
+	t.Run("no caching while any lock exists", func(t *testing.T) {
+		tok := e.lock("/d/a", nil, exclusive)
+		list()
+		n := renders()
+		if b := list(); renders() == n || !strings.Contains(b, tok) {
+			t.Fatal("listing served from cache while a lock exists")
+		}
+		e.mustDo(204, "UNLOCK", "/d/a", hdr{"Lock-Token": "<" + tok + ">"}, "")
+		if strings.Contains(list(), tok) {
+			t.Fatal("stale lockdiscovery after UNLOCK")
+		}
+	})
+	t.Run("different request bodies are cached apart", func(t *testing.T) {
+		b := e.mustDo(207, "PROPFIND", "/d/", hdr{"Depth": "1"}, `<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>`).Body.String()
+		if strings.Contains(b, "getlastmodified") {
+			t.Fatal("a prop request got the allprop listing")
+		}
+	})
+}
