@@ -1,0 +1,83 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// litmusSuites is what litmus (Debian's 0.13) runs with -k: every suite must pass every test.
+var litmusSuites = map[string]int{"basic": 16, "copymove": 13, "props": 30, "locks": 41, "http": 4}
+
+var (
+	litmusSummary  = regexp.MustCompile("<- summary for `([^']+)': of (\\d+) tests run: (\\d+) passed, (\\d+) failed")
+	litmusWarnings = regexp.MustCompile(`(\d+) warnings? issued`)
+)
+
+// TestLitmus runs the litmus WebDAV conformance suite (basic, copymove, props, locks, http)
+// against davd at the root and mounted under -prefix /dav. litmus exits 0 even when tests fail,
+// so its summary lines are parsed: 104 of 104 must pass, with no warnings.
+func TestLitmus(t *testing.T) {
+	litmus := tool(t, "litmus", "litmus")
+	for _, tc := range []struct{ name, prefix string }{{"root", ""}, {"prefix", "/dav"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, serverOpts{Prefix: tc.prefix, Flags: []string{"-no-fsync", "-access-log=false"}})
+			// litmus writes debug.log into its working directory.
+			out, err := runCmd(t, 5*time.Minute, t.TempDir(), nil, nil, litmus, "-k", s.URL)
+			if err != nil {
+				t.Fatalf("litmus -k %s: %v\n%s", s.URL, err, out)
+			}
+			checkLitmus(t, out)
+		})
+	}
+}
+
+func checkLitmus(t *testing.T, out string) {
+	t.Helper()
+	passed, failed, issued, warnLines := 0, 0, 0, 0
+	seen := map[string]bool{}
+	var problems []string
+	for line := range strings.Lines(out) {
+		line = strings.TrimRight(line, "\r\n")
+		if m := litmusSummary.FindStringSubmatch(line); m != nil {
+			t.Log(line)
+			run, _ := strconv.Atoi(m[2])
+			p, _ := strconv.Atoi(m[3])
+			f, _ := strconv.Atoi(m[4])
+			passed += p
+			failed += f
+			seen[m[1]] = true
+			if want, ok := litmusSuites[m[1]]; !ok || run != want || p != want || f != 0 {
+				t.Errorf("suite %s: %d run, %d passed, %d failed; want %d of %d passed", m[1], run, p, f, want, want)
+			}
+			continue
+		}
+		if m := litmusWarnings.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			issued += n
+			problems = append(problems, line)
+			continue
+		}
+		if strings.Contains(line, "WARNING") || strings.Contains(line, "FAIL") || strings.Contains(line, "SKIPPED") {
+			problems = append(problems, line)
+			if strings.Contains(line, "WARNING") {
+				warnLines++
+			}
+		}
+	}
+	warnings := max(issued, warnLines)
+	for suite := range litmusSuites {
+		if !seen[suite] {
+			t.Errorf("no summary for suite %s", suite)
+		}
+	}
+	t.Logf("litmus total: %d passed, %d failed, %d warnings", passed, failed, warnings)
+	if passed != 104 || failed != 0 || warnings != 0 || len(problems) > 0 {
+		t.Errorf("litmus: %d passed, %d failed, %d warnings; want 104 passed, 0 failed, 0 warnings; reported:\n%s\n--- full output ---\n%s",
+			passed, failed, warnings, strings.Join(problems, "\n"), out)
+	}
+}
