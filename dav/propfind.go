@@ -148,7 +148,7 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 		}
 		res = resource{p: q, info: info, dead: deadDir[info.Name]}
 		pf.entry(&res)
-		if depth == depthInfinity && info.IsDir {
+		if depth == depthInfinity && info.IsDir && !info.Link {
 			subdirs = append(subdirs, q)
 		}
 	}

@@ -115,7 +115,7 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 // removeTree deletes p and everything below it with its dead properties and locks. An error is
 // returned when p itself could not be touched at all; member failures are returned as a list.
 func (h *Handler) removeTree(ctx context.Context, p davpath.Path, info storage.Info) ([]failure, error) {
-	if !info.IsDir {
+	if !info.IsDir || info.Link {
 		if err := h.fs.Remove(ctx, p); err != nil {
 			return nil, err
 		}
@@ -171,7 +171,8 @@ func (h *Handler) deleteWalk(ctx context.Context, p davpath.Path, dir bool, deni
 			kids = append(kids, e)
 		}
 		for _, e := range kids {
-			if !h.deleteWalk(ctx, p.Join(e.Name), e.IsDir, denied, fails) {
+			// A link is removed itself, never walked through (storage.Info.Link).
+			if !h.deleteWalk(ctx, p.Join(e.Name), e.IsDir && !e.Link, denied, fails) {
 				ok = false
 			}
 		}
@@ -212,7 +213,7 @@ func (h *Handler) denied(ctx context.Context, op access.Op, p davpath.Path) map[
 				out[q] = true
 				continue
 			}
-			if e.IsDir {
+			if e.IsDir && !e.Link {
 				walk(q)
 			}
 		}
@@ -452,6 +453,11 @@ func (h *Handler) copyWalk(ctx context.Context, src, dst davpath.Path, fails *[]
 		if !h.allowAll && (!h.access.Allow(ctx, access.Principal(ctx), access.Read, s) ||
 			!h.access.Allow(ctx, access.Principal(ctx), access.Write, d)) {
 			*fails = append(*fails, failure{p: d, dir: e.IsDir, err: errStatus(http.StatusForbidden, nil)})
+			continue
+		}
+		if e.IsDir && e.Link {
+			// A linked collection may lead back to an ancestor: not copied (RFC 5842 §7.2).
+			*fails = append(*fails, failure{p: d, dir: true, err: errStatus(http.StatusLoopDetected, nil)})
 			continue
 		}
 		if e.IsDir {

@@ -30,6 +30,10 @@ type Info struct {
 	// ETag is a strong entity tag, quotes included, that changes on every write of the content.
 	// Collections may leave it empty.
 	ETag string
+	// Link reports a member reached through a symbolic link inside the root. The Info describes
+	// the link's target, but tree walks (DELETE, COPY, MOVE, PROPFIND Depth: infinity) must not
+	// descend through it: it may lead back to an ancestor or into another tree.
+	Link bool
 }
 
 // File is an open resource for reading. Local-disk backends return *os.File so that net/http can

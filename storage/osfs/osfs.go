@@ -210,6 +210,7 @@ func (f *FS) follow(p davpath.Path) (stat, error) {
 	if !ok {
 		return stat{}, fs.ErrNotExist
 	}
+	st.link = true
 	return st, nil
 }
 

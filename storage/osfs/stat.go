@@ -20,9 +20,11 @@ type stat struct {
 	mtime int64 // nanoseconds since the epoch
 	btime int64 // nanoseconds since the epoch; 0 when the file system does not know it
 	ino   uint64
+	nlink uint32
+	link  bool // reached through a symbolic link
 }
 
-const statxMask = unix.STATX_TYPE | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_BTIME
+const statxMask = unix.STATX_TYPE | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_BTIME | unix.STATX_NLINK
 
 // noStatx is set once statx(2) has reported ENOSYS (old kernels, some sandboxes); fstatat(2) is
 // used from then on and creation times are left zero.
@@ -41,6 +43,7 @@ func statAt(dirfd int, name string, flags int) (stat, error) {
 				size:  int64(sx.Size),
 				mtime: sx.Mtime.Sec*1e9 + int64(sx.Mtime.Nsec),
 				ino:   sx.Ino,
+				nlink: sx.Nlink,
 			}
 			if sx.Mask&unix.STATX_BTIME != 0 {
 				s.btime = sx.Btime.Sec*1e9 + int64(sx.Btime.Nsec)
@@ -61,6 +64,7 @@ func statAt(dirfd int, name string, flags int) (stat, error) {
 		size:  st.Size,
 		mtime: st.Mtim.Nano(),
 		ino:   st.Ino,
+		nlink: uint32(st.Nlink),
 	}, nil
 }
 
@@ -76,6 +80,7 @@ func statFromInfo(fi fs.FileInfo) (stat, bool) {
 		size:  st.Size,
 		mtime: st.Mtim.Nano(),
 		ino:   st.Ino,
+		nlink: uint32(st.Nlink),
 	}, true
 }
 
@@ -93,6 +98,7 @@ func (s *stat) info(name string) storage.Info {
 		ModTime: time.Unix(0, s.mtime),
 		IsDir:   s.isDir(),
 		ETag:    s.etag(),
+		Link:    s.link,
 	}
 	if !in.IsDir {
 		in.Size = s.size
