@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -20,10 +21,17 @@ import (
 // DefaultCost is the bcrypt cost of hashes made by HashPassword.
 const DefaultCost = bcrypt.DefaultCost
 
+// MaxCost is the highest bcrypt cost accepted: each step doubles the time of every login, and
+// at 16 one check already takes seconds.
+const MaxCost = 16
+
 // HashPassword returns a bcrypt hash of password at cost (DefaultCost when 0).
 func HashPassword(password []byte, cost int) (string, error) {
 	if cost == 0 {
 		cost = DefaultCost
+	}
+	if cost > MaxCost {
+		return "", fmt.Errorf("auth: cost %d is above %d", cost, MaxCost)
 	}
 	if len(password) == 0 {
 		return "", errors.New("auth: empty password")
@@ -83,8 +91,12 @@ func (u *Users) Add(name, hash string) error {
 	if _, dup := u.hashes[name]; dup {
 		return fmt.Errorf("auth: user %q defined twice", name)
 	}
-	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+	cost, err := bcrypt.Cost([]byte(hash))
+	if err != nil {
 		return fmt.Errorf("auth: user %q: password hash is not bcrypt (make one with `davd hash-password`): %w", name, err)
+	}
+	if cost > MaxCost {
+		return fmt.Errorf("auth: user %q: bcrypt cost %d is above %d; every login would take too long", name, cost, MaxCost)
 	}
 	u.hashes[name] = []byte(hash)
 	return nil
@@ -123,6 +135,16 @@ func (u *Users) readHtpasswd(r io.Reader, name string) error {
 
 // Len returns the number of users.
 func (u *Users) Len() int { return len(u.hashes) }
+
+// Names returns the user names, sorted.
+func (u *Users) Names() []string {
+	names := make([]string, 0, len(u.hashes))
+	for n := range u.hashes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
 
 // Has reports whether name is a configured user.
 func (u *Users) Has(name string) bool { _, ok := u.hashes[name]; return ok }

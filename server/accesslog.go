@@ -1,12 +1,11 @@
 package server
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/davd/davd/access"
 )
 
 // statusWriter records the status and size of a response for the access log. It keeps
@@ -52,12 +51,26 @@ func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 // Unwrap exposes the underlying writer to http.ResponseController.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// logInfo carries what inner handlers learn about a request to its access-log line.
+type logInfo struct{ user string }
+
+type logInfoKey struct{}
+
+// setLogUser records the authenticated principal for the access log (set after authentication,
+// which runs inside the logging middleware).
+func setLogUser(ctx context.Context, user string) {
+	if li, ok := ctx.Value(logInfoKey{}).(*logInfo); ok {
+		li.user = user
+	}
+}
+
 // accessLog writes one structured line per request.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
+		li := &logInfo{}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logInfoKey{}, li)))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
@@ -68,7 +81,7 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 			slog.Int64("bytes", sw.bytes),
 			slog.Duration("dur", time.Since(start)),
 			slog.String("remote", r.RemoteAddr),
-			slog.String("user", access.Principal(r.Context())),
+			slog.String("user", li.user),
 		)
 	})
 }

@@ -5,124 +5,29 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/davd/davd/access"
+	"github.com/davd/davd/auth"
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props"
+	"github.com/davd/davd/scope"
 	"github.com/davd/davd/storage/osfs"
 	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/webui"
 )
-
-// Config is the typed configuration of one davd instance. Defaults live in Defaults.
-type Config struct {
-	// Root is the served directory (created if missing).
-	Root string
-	// Listen is the TCP address to listen on.
-	Listen string
-	// State is the directory of the embedded store (dead properties, locks). It must not lie
-	// inside Root: nothing in it is ever reachable over HTTP.
-	State string
-	// Prefix is the URL path davd is mounted at behind a reverse proxy ("" for none).
-	Prefix string
-	// NoFsync skips fsync of uploaded content (benchmarks, volatile file systems).
-	NoFsync bool
-	// PropfindInfinity enables PROPFIND Depth: infinity, bounded by MaxPropfindEntries.
-	PropfindInfinity   bool
-	MaxPropfindEntries int
-	// MaxPutBytes caps uploads (0: no limit); MaxXMLBytes caps XML request bodies.
-	MaxPutBytes int64
-	MaxXMLBytes int64
-	// MaxLockTimeout caps granted lock timeouts; MaxLocks caps active locks.
-	MaxLockTimeout time.Duration
-	MaxLocks       int
-	// Pprof, when set, serves net/http/pprof on this separate (loopback) address.
-	Pprof string
-	// AccessLog writes one structured line per request.
-	AccessLog bool
-}
-
-// Defaults returns the configuration of `davd` with no flags: ./data on 127.0.0.1:8080.
-func Defaults() Config {
-	return Config{
-		Root:               "data",
-		Listen:             "127.0.0.1:8080",
-		MaxPropfindEntries: 100000,
-		MaxXMLBytes:        1 << 20,
-		MaxLockTimeout:     time.Hour,
-		MaxLocks:           10000,
-		AccessLog:          true,
-	}
-}
-
-// DefaultStateDir returns the state directory used when none is configured: a directory per
-// served root under the user's state home, never inside the served tree.
-func DefaultStateDir(root string) (string, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return "", err
-	}
-	base := os.Getenv("XDG_STATE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no state directory: set -state (%w)", err)
-		}
-		base = filepath.Join(home, ".local", "state")
-	}
-	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(base, "davd", filepath.Base(abs)+"-"+hex.EncodeToString(sum[:6])), nil
-}
-
-// Validate checks the configuration and fills derived defaults, naming the offending setting.
-func (c *Config) Validate() error {
-	if c.Root == "" {
-		return errors.New("root: must be set")
-	}
-	if c.Listen == "" {
-		return errors.New("listen: must be set")
-	}
-	if c.State == "" {
-		s, err := DefaultStateDir(c.Root)
-		if err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		c.State = s
-	}
-	absRoot, err := filepath.Abs(c.Root)
-	if err != nil {
-		return fmt.Errorf("root: %w", err)
-	}
-	absState, err := filepath.Abs(c.State)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	if rel, err := filepath.Rel(absRoot, absState); err == nil && filepath.IsLocal(rel) || absRoot == absState {
-		return fmt.Errorf("state: %s lies inside the served root %s; it must be outside", c.State, c.Root)
-	}
-	if c.Prefix != "" {
-		if _, err := davpath.Parse(c.Prefix, ""); err != nil || !strings.HasPrefix(c.Prefix, "/") {
-			return fmt.Errorf("prefix: %q is not a clean absolute URL path", c.Prefix)
-		}
-	}
-	if c.MaxPutBytes < 0 || c.MaxXMLBytes < 0 || c.MaxPropfindEntries < 0 || c.MaxLocks < 0 {
-		return errors.New("limits: must not be negative")
-	}
-	return nil
-}
 
 // Instance is a wired server: the handler and what must be closed.
 type Instance struct {
@@ -140,10 +45,20 @@ func (in *Instance) Close() error {
 }
 
 // Build wires the backends and the engine for c (which must be validated).
+//
+// With authentication on, each principal gets the dav.Handler of its scope: the engine is
+// unchanged and sees the scope as the whole tree, because its storage, dead-property store and
+// lock manager are the shared ones wrapped by package scope. Principals with the same scope
+// share a handler. The lock manager underneath is one for all, so locks conflict across users
+// and stay bound to the principal that created them.
 func Build(c Config, log *slog.Logger) (*Instance, error) {
 	in := &Instance{}
 	fail := func(err error) (*Instance, error) {
 		in.Close()
+		return nil, err
+	}
+	pr, users, err := c.principals()
+	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(c.Root, 0o755); err != nil {
@@ -173,30 +88,35 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 			return fail(fmt.Errorf("state: recover: %w", err))
 		}
 	}
-	locks, err := memlock.New(memlock.Options{MaxLocks: c.MaxLocks, MaxTimeout: c.MaxLockTimeout, Persist: db.LockPersister()})
+	locks, err := memlock.New(memlock.Options{
+		MaxLocks:        c.Limits.MaxLocks,
+		MaxPerPrincipal: c.Limits.MaxLocksPerUser,
+		MaxTimeout:      c.Limits.MaxLockTimeout,
+		Persist:         db.LockPersister(),
+	})
 	if err != nil {
 		return fail(fmt.Errorf("state: locks: %w", err))
 	}
-	ui := webui.New(fsys, webui.Options{Prefix: c.Prefix, Title: "davd"})
-	h, err := dav.New(dav.Config{
-		Storage: fsys,
-		Props:   ps,
-		Locks:   locks,
-		Browser: browser{ui},
-		Prefix:  c.Prefix,
-		Limits: dav.Limits{
-			MaxXMLBytes:        c.MaxXMLBytes,
-			MaxPutBytes:        c.MaxPutBytes,
-			PropfindInfinity:   c.PropfindInfinity,
-			MaxPropfindEntries: c.MaxPropfindEntries,
-			MaxLockTimeout:     c.MaxLockTimeout,
-		},
-		Logger: log,
-	})
-	if err != nil {
-		return fail(err)
+	w := wiring{c: c, log: log, fs: fsys, props: ps, locks: locks}
+	var handler http.Handler
+	if !c.AuthEnabled() {
+		h, err := w.handler(davpath.Root, nil)
+		if err != nil {
+			return fail(err)
+		}
+		handler = h
+	} else {
+		handler, err = w.authenticated(pr, users)
+		if err != nil {
+			return fail(err)
+		}
 	}
-	var handler http.Handler = h
+	if len(c.Proxy.Trusted) > 0 {
+		handler = forwarded(c.Proxy.Trusted, handler)
+	} else {
+		handler = stripForwarded(handler)
+	}
+	handler = transferDeadlines(c.Timeouts.Transfer, handler)
 	if c.AccessLog {
 		handler = accessLog(log, handler)
 	}
@@ -204,12 +124,123 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	return in, nil
 }
 
+// wiring holds the shared backends while per-scope handlers are built.
+type wiring struct {
+	c     Config
+	log   *slog.Logger
+	fs    *osfs.FS
+	props props.Store
+	locks *memlock.Manager
+}
+
+// handler returns the engine for one scope under policy pol (nil: allow everything).
+func (w *wiring) handler(base davpath.Path, pol access.Policy) (*dav.Handler, error) {
+	fsys := scope.Storage(w.fs, base)
+	opt := webui.Options{Prefix: w.c.Prefix, Title: "davd", Logger: w.log}
+	if pol != nil {
+		opt.Visible = func(ctx context.Context, p davpath.Path) bool {
+			return pol.Allow(ctx, access.Principal(ctx), access.Read, p)
+		}
+	}
+	ui := webui.New(fsys, opt)
+	l := w.c.Limits
+	return dav.New(dav.Config{
+		Storage:        fsys,
+		Props:          scope.Props(w.props, base),
+		Locks:          scope.Locks(w.locks, base),
+		Access:         pol,
+		Browser:        browser{ui},
+		Prefix:         w.c.Prefix,
+		PublicHosts:    w.c.Proxy.PublicHosts,
+		TrustForwarded: len(w.c.Proxy.Trusted) > 0,
+		Limits: dav.Limits{
+			MaxXMLBytes:        l.MaxXMLBytes,
+			MaxXMLDepth:        l.MaxXMLDepth,
+			MaxPutBytes:        l.MaxPutBytes,
+			MaxURILen:          l.MaxURILen,
+			PropfindInfinity:   l.PropfindInfinity,
+			MaxPropfindEntries: l.MaxPropfindEntries,
+			MaxLockTimeout:     l.MaxLockTimeout,
+		},
+		Logger: w.log,
+	})
+}
+
+// authenticated builds the per-scope handlers and the Basic authentication in front of them.
+func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http.Handler, error) {
+	rules := make(map[string]access.UserRules, len(pr))
+	for name, p := range pr {
+		rules[name] = p.rules
+	}
+	pol, err := access.NewRules(rules)
+	if err != nil {
+		return nil, err
+	}
+	byScope := map[davpath.Path]*dav.Handler{}
+	byName := make(map[string]*dav.Handler, len(pr))
+	for name, p := range pr {
+		h := byScope[p.scope]
+		if h == nil {
+			if err := w.mkScope(p.scope); err != nil {
+				return nil, err
+			}
+			if h, err = w.handler(p.scope, pol); err != nil {
+				return nil, err
+			}
+			byScope[p.scope] = h
+		}
+		byName[name] = h
+	}
+	// Unauthenticated OPTIONS, when anonymous access is off, reach an engine that may do
+	// nothing else: OPTIONS needs no access, everything else is refused.
+	deny, err := dav.New(dav.Config{Storage: w.fs, Access: access.DenyAll{}, Locks: w.locks, Prefix: w.c.Prefix, Logger: w.log})
+	if err != nil {
+		return nil, err
+	}
+	route := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		name := access.Principal(r.Context())
+		setLogUser(r.Context(), name)
+		if h := byName[name]; h != nil {
+			h.ServeHTTP(rw, r)
+			return
+		}
+		deny.ServeHTTP(rw, r)
+	})
+	_, anon := pr[""]
+	return auth.Middleware(auth.Options{
+		Users:                  users,
+		Anonymous:              anon,
+		OptionsUnauthenticated: w.c.OptionsUnauthenticated,
+		Logger:                 w.log,
+	}, route), nil
+}
+
+// mkScope creates a scope's directory (and its parents) through the storage, so that a
+// symbolic link in the served tree cannot redirect it outside.
+func (w *wiring) mkScope(base davpath.Path) error {
+	ctx := context.Background()
+	p := davpath.Root
+	for _, seg := range base.Segments() {
+		p = p.Join(seg)
+		err := w.fs.Mkcol(ctx, p)
+		if err == nil || errors.Is(err, fs.ErrExist) {
+			if info, err := w.fs.Stat(ctx, p); err != nil || !info.IsDir {
+				return fmt.Errorf("scope %s: %s is not a directory of the served tree", base, p)
+			}
+			continue
+		}
+		return fmt.Errorf("scope %s: %w", base, err)
+	}
+	return nil
+}
+
 // browser adapts the webui package to dav.Browser.
 type browser struct{ *webui.UI }
 
 func (browser) Wants(r *http.Request) bool { return webui.Wants(r) }
 
-// Run serves c until ctx ends, then shuts down gracefully (in-flight requests get 30 s).
+// Run serves c until ctx ends, then shuts down gracefully (in-flight requests get
+// timeouts.shutdown). ready, when set, is called with the bound address once listening.
 func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Addr)) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -225,29 +256,75 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 	}
 	srv := &http.Server{
 		Handler:           in.Handler,
-		ReadHeaderTimeout: 20 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: c.Timeouts.ReadHeader,
+		IdleTimeout:       c.Timeouts.Idle,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	servers := []*http.Server{srv}
+	tlsOn := c.TLS.Cert != ""
+	if tlsOn {
+		// Load the pair now so a bad file is a start-up error, not a failed handshake.
+		cert, err := tls.LoadX509KeyPair(c.TLS.Cert, c.TLS.Key)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{cert},
+		}
+	}
+	errc := make(chan error, 2)
+	if c.TLS.RedirectHTTP != "" {
+		rln, err := net.Listen("tcp", c.TLS.RedirectHTTP)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("tls.redirect_http: %w", err)
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		rs := &http.Server{
+			Handler:           redirectHTTPS(port),
+			ReadHeaderTimeout: c.Timeouts.ReadHeader,
+			IdleTimeout:       c.Timeouts.Idle,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          srv.ErrorLog,
+		}
+		servers = append(servers, rs)
+		log.Info("davd redirecting HTTP to HTTPS", "addr", rln.Addr().String())
+		go func() { errc <- rs.Serve(rln) }()
 	}
 	if c.Pprof != "" {
 		go servePprof(c.Pprof, log)
 	}
-	log.Info("davd serving", "addr", ln.Addr().String(), "root", c.Root, "state", c.State)
+	log.Info("davd serving", "addr", ln.Addr().String(), "tls", tlsOn, "auth", c.AuthEnabled(), "root", c.Root, "state", c.State)
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsOn {
+			// ServeTLS adds "h2" to the ALPN protocols: HTTP/2 comes with TLS.
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("davd shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), c.Timeouts.Shutdown)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	var errs []error
+	for _, s := range servers {
+		errs = append(errs, s.Shutdown(sctx))
+	}
+	return errors.Join(errs...)
 }
 
 func servePprof(addr string, log *slog.Logger) {
@@ -257,7 +334,8 @@ func servePprof(addr string, log *slog.Logger) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	if err := http.ListenAndServe(addr, mux); err != nil {
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
 		log.Error("pprof", "err", err)
 	}
 }

@@ -1,56 +1,145 @@
 // Command davd serves a directory over WebDAV (RFC 4918 classes 1, 2 and 3).
 //
-//	davd [-root DIR] [-listen ADDR] [-state DIR] [-config FILE] [flags]
+//	davd [-config FILE] [-root DIR] [-listen ADDR] [-state DIR] [flags]
+//	davd hash-password [-cost N]   (reads the password from stdin, or prompts on a terminal)
 //
 // With no flags it serves ./data on http://127.0.0.1:8080/ with dead properties and locks kept
-// in a per-root state directory under the user's state home.
+// in a per-root state directory under the user's state home. A configuration file (TOML, see
+// SECURITY.md and server.Config) adds users, TLS, proxy settings and limits; flags given on the
+// command line override the file's values.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"golang.org/x/term"
+
+	"github.com/davd/davd/auth"
 	"github.com/davd/davd/server"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "davd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
-	c := server.Defaults()
+// flags binds the command-line flags to c. It is called twice: once to find -config, once over
+// the file's values so that the flags actually given override them.
+func flags(c *server.Config, configFile *string) *flag.FlagSet {
 	fl := flag.NewFlagSet("davd", flag.ContinueOnError)
+	fl.StringVar(configFile, "config", *configFile, "configuration file (TOML); flags override its values")
 	fl.StringVar(&c.Root, "root", c.Root, "served directory (created if missing)")
 	fl.StringVar(&c.Listen, "listen", c.Listen, "listen address")
 	fl.StringVar(&c.State, "state", c.State, "state directory for dead properties and locks (default: per-root under $XDG_STATE_HOME/davd; never inside -root)")
-	configFile := fl.String("config", "", "configuration file")
 	fl.StringVar(&c.Prefix, "prefix", c.Prefix, "URL path prefix davd is mounted at")
 	fl.BoolVar(&c.NoFsync, "no-fsync", c.NoFsync, "do not fsync uploads (benchmarks, volatile file systems)")
-	fl.BoolVar(&c.PropfindInfinity, "propfind-infinity", c.PropfindInfinity, "allow PROPFIND Depth: infinity (bounded by -max-propfind-entries)")
-	fl.IntVar(&c.MaxPropfindEntries, "max-propfind-entries", c.MaxPropfindEntries, "maximum responses of one PROPFIND")
-	fl.Int64Var(&c.MaxPutBytes, "max-put-bytes", c.MaxPutBytes, "maximum upload size in bytes (0: no limit)")
+	fl.BoolVar(&c.InsecureOpen, "insecure-open", c.InsecureOpen, "allow a non-loopback -listen address with no users (everyone may read and write)")
+	fl.BoolVar(&c.Limits.PropfindInfinity, "propfind-infinity", c.Limits.PropfindInfinity, "allow PROPFIND Depth: infinity (bounded by -max-propfind-entries)")
+	fl.IntVar(&c.Limits.MaxPropfindEntries, "max-propfind-entries", c.Limits.MaxPropfindEntries, "maximum responses of one PROPFIND")
+	fl.Int64Var(&c.Limits.MaxPutBytes, "max-put-bytes", c.Limits.MaxPutBytes, "maximum upload size in bytes (0: no limit)")
 	fl.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	fl.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
+	return fl
+}
+
+func run(args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "hash-password" {
+		return hashPassword(args[1:], stdin, stdout)
+	}
+	c, err := configure(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return server.Run(ctx, c, log, nil)
+}
+
+// configure builds the configuration: defaults, then the -config file, then the flags given.
+func configure(args []string) (server.Config, error) {
+	c := server.Defaults()
+	var configFile string
+	fl := flags(&c, &configFile)
+	if err := fl.Parse(args); err != nil {
+		return c, err
+	}
+	if fl.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fl.Arg(0))
+	}
+	if configFile == "" {
+		return c, nil
+	}
+	c = server.Defaults()
+	if err := server.LoadFile(configFile, &c); err != nil {
+		return c, err
+	}
+	fl = flags(&c, &configFile)
+	fl.SetOutput(io.Discard)
+	if err := fl.Parse(args); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// hashPassword prints a bcrypt hash of a password for the configuration or an htpasswd file.
+func hashPassword(args []string, stdin io.Reader, stdout io.Writer) error {
+	fl := flag.NewFlagSet("davd hash-password", flag.ContinueOnError)
+	cost := fl.Int("cost", auth.DefaultCost, "bcrypt cost (4-31)")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	if *configFile != "" {
-		return fmt.Errorf("-config: configuration files are not supported yet")
+	var pw []byte
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(os.Stderr, "Password: ")
+		a, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(os.Stderr, "Repeat: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return err
+		}
+		if string(a) != string(b) {
+			return errors.New("hash-password: the passwords differ")
+		}
+		pw = a
+	} else {
+		// One line from a pipe: `echo -n secret | davd hash-password` or a password manager.
+		line, err := bufio.NewReaderSize(stdin, 4096).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		pw = []byte(strings.TrimRight(line, "\r\n"))
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return server.Run(ctx, c, log, nil)
+	if len(pw) > 72 {
+		return errors.New("hash-password: bcrypt uses at most 72 bytes of a password")
+	}
+	h, err := auth.HashPassword(pw, *cost)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, h)
+	return err
 }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestConfigureFlagsOverrideFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "davd.toml")
+	doc := `root = "/from/file"
+listen = "127.0.0.1:9000"
+state = "/state/from/file"
+[limits]
+max_put_bytes = 100
+`
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Flags given before and after -config both win over the file.
+	c, err := configure([]string{"-listen", "127.0.0.1:9001", "-config", cfg, "-max-put-bytes", "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Root != "/from/file" || c.State != "/state/from/file" || c.Listen != "127.0.0.1:9001" || c.Limits.MaxPutBytes != 7 {
+		t.Errorf("got root %q state %q listen %q max_put_bytes %d", c.Root, c.State, c.Listen, c.Limits.MaxPutBytes)
+	}
+	// The CLI contract without a file is unchanged.
+	c, err = configure([]string{"-root", "r", "-listen", "127.0.0.1:1", "-state", "s"})
+	if err != nil || c.Root != "r" || c.Listen != "127.0.0.1:1" || c.State != "s" {
+		t.Errorf("got %+v, %v", c, err)
+	}
+	if _, err := configure([]string{"-config", filepath.Join(dir, "missing.toml")}); err == nil {
+		t.Error("missing config file accepted")
+	}
+	if err := os.WriteFile(cfg, []byte("roots = \"x\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configure([]string{"-config", cfg}); err == nil || !strings.Contains(err.Error(), "roots") {
+		t.Errorf("unknown key: err = %v", err)
+	}
+}
+
+func TestHashPassword(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"hash-password", "-cost", "4"}, strings.NewReader("correct horse\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	h := strings.TrimSpace(out.String())
+	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("correct horse")); err != nil {
+		t.Errorf("hash %q does not match the password: %v", h, err)
+	}
+	if err := run([]string{"hash-password"}, strings.NewReader(""), &out); err == nil {
+		t.Error("empty password accepted")
+	}
+	if err := run([]string{"hash-password"}, strings.NewReader(strings.Repeat("x", 73)), &out); err == nil {
+		t.Error("password over 72 bytes accepted")
+	}
+}
