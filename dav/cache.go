@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/storage"
@@ -33,8 +34,14 @@ type listingCache struct {
 type cachedListing struct {
 	ver  uint64
 	gen  uint64
+	at   time.Time
 	body []byte // the <D:response> elements, without prologue and epilogue
 }
+
+// cacheMaxAge bounds how long a rendering is reused even when nothing reported a change: defence
+// in depth against changes no notification covers (see storage/osfs: a hard link made later from
+// outside the tree, writes through a shared memory mapping).
+const cacheMaxAge = 2 * time.Second
 
 // Cache budget: the whole cache and one listing.
 const (
@@ -64,7 +71,7 @@ func (c *listingCache) get(key string, ver uint64) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.m[key]
-	if e == nil || e.ver != ver || e.gen != g {
+	if e == nil || e.ver != ver || e.gen != g || time.Since(e.at) > cacheMaxAge {
 		return nil
 	}
 	return e.body
@@ -90,7 +97,7 @@ func (c *listingCache) put(key string, ver, gen uint64, body []byte) {
 		c.bytes -= int64(len(e.body))
 		delete(c.m, k)
 	}
-	c.m[key] = &cachedListing{ver: ver, gen: gen, body: body}
+	c.m[key] = &cachedListing{ver: ver, gen: gen, at: time.Now(), body: body}
 	c.bytes += int64(len(body))
 }
 

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -51,6 +52,10 @@ type FS struct {
 
 	// write writes new content; tests replace it to simulate a full disk.
 	write func(f *os.File, b []byte) (int, error)
+
+	// watch vouches for listings (ListVersion); created on first use.
+	watch     *watcher
+	watchOnce sync.Once
 }
 
 // New serves the directory dir, which must exist. It removes temporary files that a crash left
@@ -78,7 +83,7 @@ func New(dir string, opt Options) (*FS, error) {
 
 // Close releases the directory descriptors. Calls made after Close fail.
 func (f *FS) Close() error {
-	return errors.Join(f.rootDir.Close(), f.root.Close())
+	return errors.Join(f.watch.close(), f.rootDir.Close(), f.root.Close())
 }
 
 // sweep removes the temporary files of Puts interrupted by a crash. It walks the whole tree once;
@@ -278,6 +283,7 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 		}
 		defer d.Close()
 		dirfd := int(d.Fd())
+		unsafeMember := false
 		for {
 			names, rerr := d.Readdirnames(listBatch)
 			for _, name := range names {
@@ -287,6 +293,11 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 				st, err := statAt(dirfd, name, unix.AT_SYMLINK_NOFOLLOW)
 				if err != nil {
 					continue // removed since it was read, or not describable
+				}
+				if !unsafeMember && (st.isSymlink() || (st.isReg() && st.nlink > 1)) {
+					// Changes made through the other path would raise no event on p.
+					unsafeMember = true
+					f.markUnsafe(p)
 				}
 				if st.isSymlink() {
 					if st, err = f.follow(p.Join(name)); err != nil {
