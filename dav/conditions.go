@@ -45,7 +45,13 @@ func parseIf(r *http.Request) (*conds, error) {
 	if len(v) == 0 {
 		return c, nil
 	}
-	hd, err := ifheader.Parse(strings.Join(v, " "))
+	raw := strings.Join(v, " ")
+	hd, err := ifheader.Parse(raw)
+	if err != nil {
+		if fixed := bareTokens(raw); fixed != "" {
+			hd, err = ifheader.Parse(fixed)
+		}
+	}
 	if err != nil {
 		return nil, errStatus(http.StatusBadRequest, err)
 	}
@@ -210,4 +216,58 @@ func listMatch(list, etag string, strong bool) bool {
 		}
 	}
 	return false
+}
+
+// bareTokens wraps bare state tokens in angle brackets inside the lists of an If header that
+// failed to parse, e.g. "(urn:uuid:x)" → "(<urn:uuid:x>)". Deliberate leniency: the Windows
+// Mini-Redirector and the npm webdav client send tokens without brackets. It returns "" when
+// nothing was changed.
+func bareTokens(s string) string {
+	var b strings.Builder
+	changed, depth := false, 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case depth == 1 && c == '<':
+			j := strings.IndexByte(s[i:], '>')
+			if j < 0 {
+				return ""
+			}
+			b.WriteString(s[i : i+j+1])
+			i += j + 1
+			continue
+		case depth == 1 && c == '[':
+			j := strings.IndexByte(s[i:], ']')
+			if j < 0 {
+				return ""
+			}
+			b.WriteString(s[i : i+j+1])
+			i += j + 1
+			continue
+		case depth == 1 && c != ' ' && c != '\t':
+			j := i
+			for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != ')' && s[j] != '(' {
+				j++
+			}
+			word := s[i:j]
+			if strings.EqualFold(word, "Not") || !strings.Contains(word, ":") {
+				b.WriteString(word)
+			} else {
+				b.WriteString("<" + word + ">")
+				changed = true
+			}
+			i = j
+			continue
+		}
+		b.WriteByte(c)
+		i++
+	}
+	if !changed {
+		return ""
+	}
+	return b.String()
 }

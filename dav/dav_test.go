@@ -70,7 +70,7 @@ func (e *env) do(method, target string, h hdr, body string) *httptest.ResponseRe
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, req)
 	b := w.Body.Bytes()
-	if ct := w.Header().Get("Content-Type"); strings.Contains(ct, "xml") && len(b) > 0 {
+	if ct := w.Header().Get("Content-Type"); strings.Contains(ct, "xml") && len(b) > 0 && method != "GET" {
 		if err := davtest.CheckNamespaces(b); err != nil {
 			e.t.Errorf("%s %s: body fails the namespace check: %v\n%s", method, target, err, b)
 		}
