@@ -29,6 +29,9 @@ type listingCache struct {
 	// gen counts the starts and ends of write requests; writing counts those in flight.
 	gen     atomic.Uint64
 	writing atomic.Int64
+	// capturing counts renderings being collected for the cache: one at a time, so that a burst
+	// of identical requests on a cold cache does not hold many copies of a big listing.
+	capturing atomic.Int32
 }
 
 type cachedListing struct {
@@ -52,6 +55,10 @@ const (
 func newListingCache() *listingCache {
 	return &listingCache{m: map[string]*cachedListing{}, max: cacheMaxBytes}
 }
+
+// beginCapture reserves the right to collect one rendering; endCapture releases it.
+func (c *listingCache) beginCapture() bool { return c.capturing.CompareAndSwap(0, 1) }
+func (c *listingCache) endCapture()        { c.capturing.Store(0) }
 
 // writeStarted and writeDone bracket every request that may change anything.
 func (c *listingCache) writeStarted() { c.writing.Add(1); c.gen.Add(1) }

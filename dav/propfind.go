@@ -95,7 +95,11 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 				pf.m.Write(body)
 				return pf.m.Close()
 			}
-			gen, pf.capturing = h.cache.quiet()
+			if gen, pf.capturing = h.cache.quiet(); pf.capturing {
+				if pf.capturing = h.cache.beginCapture(); pf.capturing {
+					defer h.cache.endCapture()
+				}
+			}
 		}
 	}
 	var dead []props.Property
