@@ -38,7 +38,25 @@ type cachedListing struct {
 	ver  uint64
 	gen  uint64
 	at   time.Time
-	body []byte // the <D:response> elements, without prologue and epilogue
+	body chunks // the <D:response> elements, without prologue and epilogue
+}
+
+// chunks collects a rendering in fixed-size pieces: no reallocation while it grows, so a big
+// listing never briefly needs twice its size.
+type chunks struct {
+	list [][]byte
+	size int
+}
+
+const chunkSize = 64 << 10
+
+func (c *chunks) append(b []byte) {
+	if n := len(c.list); n == 0 || cap(c.list[n-1])-len(c.list[n-1]) < len(b) {
+		c.list = append(c.list, make([]byte, 0, max(chunkSize, len(b))))
+	}
+	last := &c.list[len(c.list)-1]
+	*last = append(*last, b...)
+	c.size += len(b)
 }
 
 // cacheMaxAge bounds how long a rendering is reused even when nothing reported a change: defence
@@ -70,22 +88,28 @@ func (c *listingCache) quiet() (uint64, bool) {
 	return g, c.writing.Load() == 0
 }
 
-func (c *listingCache) get(key string, ver uint64) []byte {
+func (c *listingCache) get(key string, ver uint64) (chunks, bool) {
 	g, ok := c.quiet()
 	if !ok {
-		return nil
+		return chunks{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.m[key]
-	if e == nil || e.ver != ver || e.gen != g || time.Since(e.at) > cacheMaxAge {
-		return nil
+	if e == nil {
+		return chunks{}, false
 	}
-	return e.body
+	if e.ver != ver || e.gen != g || time.Since(e.at) > cacheMaxAge {
+		// Outdated: free it now rather than alongside its replacement.
+		c.bytes -= int64(e.body.size)
+		delete(c.m, key)
+		return chunks{}, false
+	}
+	return e.body, true
 }
 
-func (c *listingCache) put(key string, ver, gen uint64, body []byte) {
-	if len(body) > cacheMaxEntry {
+func (c *listingCache) put(key string, ver, gen uint64, body chunks) {
+	if body.size > cacheMaxEntry {
 		return
 	}
 	if g, ok := c.quiet(); !ok || g != gen {
@@ -94,18 +118,18 @@ func (c *listingCache) put(key string, ver, gen uint64, body []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.m[key]; old != nil {
-		c.bytes -= int64(len(old.body))
+		c.bytes -= int64(old.body.size)
 		delete(c.m, key)
 	}
 	for k, e := range c.m {
-		if c.bytes+int64(len(body)) <= c.max {
+		if c.bytes+int64(body.size) <= c.max {
 			break
 		}
-		c.bytes -= int64(len(e.body))
+		c.bytes -= int64(e.body.size)
 		delete(c.m, k)
 	}
 	c.m[key] = &cachedListing{ver: ver, gen: gen, at: time.Now(), body: body}
-	c.bytes += int64(len(body))
+	c.bytes += int64(body.size)
 }
 
 // cacheKey identifies a listing: the collection and the shape of the request.

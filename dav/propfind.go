@@ -24,7 +24,7 @@ type propfind struct {
 	noLocks bool  // the lock manager holds no lock at all: skip Discover per entry
 	// capturing: the responses are also collected in capture for the listing cache.
 	capturing bool
-	capture   []byte
+	capture   chunks
 	entries   int
 	limit     int
 }
@@ -91,8 +91,10 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		var ok bool
 		if ver, ok = pf.cacheable(p, c.hasIf); ok {
 			key = pf.cacheKey(p)
-			if body := h.cache.get(key, ver); body != nil {
-				pf.m.Write(body)
+			if body, ok := h.cache.get(key, ver); ok {
+				for _, c := range body.list {
+					pf.m.Write(c)
+				}
 				return pf.m.Close()
 			}
 			if gen, pf.capturing = h.cache.quiet(); pf.capturing {
@@ -174,7 +176,7 @@ func (pf *propfind) failure(p davpath.Path, dir bool, err error) {
 	m := pf.m
 	m.Buf = multistatus.AppendStatusResponse(m.Buf[:0], pf.h.href(p, dir), code, "", nil)
 	m.Write(m.Buf)
-	pf.capturing, pf.capture = false, nil
+	pf.capturing, pf.capture = false, chunks{}
 }
 
 // entry writes one <D:response> for r.
@@ -254,10 +256,10 @@ func (pf *propfind) entry(r *resource) {
 	m.Buf = b
 	m.Write(b)
 	if pf.capturing {
-		if len(pf.capture)+len(b) > cacheMaxEntry {
-			pf.capturing, pf.capture = false, nil
+		if pf.capture.size+len(b) > cacheMaxEntry {
+			pf.capturing, pf.capture = false, chunks{}
 		} else {
-			pf.capture = append(pf.capture, b...)
+			pf.capture.append(b)
 		}
 	}
 }
