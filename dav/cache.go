@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"bytes"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,21 +43,52 @@ type cachedListing struct {
 }
 
 // chunks collects a rendering in fixed-size pieces: no reallocation while it grows, so a big
-// listing never briefly needs twice its size.
+// listing never briefly needs twice its size. The supportedlock value, a third of an allprop
+// entry, is kept as a reference to one shared copy.
 type chunks struct {
-	list [][]byte
-	size int
+	list [][]byte // pieces to write in order: views into buf chunks, or the shared constant
+	buf  []byte   // the chunk being filled
+	size int      // bytes the rendering stands for
 }
 
 const chunkSize = 64 << 10
 
+var supportedLockBytes = []byte(supportedLock)
+
 func (c *chunks) append(b []byte) {
-	if n := len(c.list); n == 0 || cap(c.list[n-1])-len(c.list[n-1]) < len(b) {
-		c.list = append(c.list, make([]byte, 0, max(chunkSize, len(b))))
-	}
-	last := &c.list[len(c.list)-1]
-	*last = append(*last, b...)
 	c.size += len(b)
+	for len(b) > 0 {
+		i := bytes.Index(b, supportedLockBytes)
+		if i < 0 {
+			c.copyIn(b)
+			return
+		}
+		c.copyIn(b[:i])
+		c.list = append(c.list, supportedLockBytes)
+		b = b[i+len(supportedLockBytes):]
+	}
+}
+
+// copyIn appends b to the current chunk and to the list, merging with the previous piece when it
+// is the chunk's tail.
+func (c *chunks) copyIn(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if cap(c.buf)-len(c.buf) < len(b) {
+		c.buf = make([]byte, 0, max(chunkSize, len(b)))
+	}
+	start := len(c.buf)
+	c.buf = append(c.buf, b...)
+	piece := c.buf[start:len(c.buf):len(c.buf)]
+	if n := len(c.list); n > 0 && start > 0 {
+		prev := c.list[n-1]
+		if len(prev) > 0 && &prev[:cap(prev)][cap(prev)-1] == &c.buf[start-1] {
+			c.list[n-1] = c.buf[start-len(prev) : len(c.buf) : len(c.buf)]
+			return
+		}
+	}
+	c.list = append(c.list, piece)
 }
 
 // cacheMaxAge bounds how long a rendering is reused even when nothing reported a change: defence
