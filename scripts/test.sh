@@ -22,7 +22,6 @@ exec </dev/null
 STATICCHECK_VERSION=v0.8.2 # honnef.co/go/tools; the release that supports Go 1.26
 FUZZTIME="${FUZZTIME:-5s}"
 export DEBIAN_FRONTEND=noninteractive
-export GOFLAGS="${GOFLAGS:-}"
 GOBIN_DIR="$(go env GOPATH 2>/dev/null)/bin"
 export PATH="$PATH:$GOBIN_DIR:/usr/sbin:/sbin"
 
