@@ -99,6 +99,10 @@ func transferDeadlines(d time.Duration, next http.Handler) http.Handler {
 		rc.SetReadDeadline(now.Add(d))
 		rc.SetWriteDeadline(now.Add(d))
 		if r.Body != nil && r.Body != http.NoBody {
+			// Wrap the body in a shallow copy of the request: net/http looks at its own
+			// request's Body after the handler (an unread Expect: 100-continue body must not
+			// be drained, or a 401 waits for a body the client will never send).
+			r = r.WithContext(r.Context())
 			r.Body = &progressBody{ReadCloser: r.Body, rc: rc, d: d, last: now}
 		}
 		pw := &progressWriter{ResponseWriter: w, rc: rc, d: d, last: now}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -294,5 +295,24 @@ func TestTransferDeadlines(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "stalled")); err == nil {
 		t.Error("a stalled upload created the file")
+	}
+}
+
+// TestExpectContinueUnauthorized: a client that sends Expect: 100-continue without credentials
+// gets its 401 at once, without being asked for the body (litmus http.expect100 with auth).
+func TestExpectContinueUnauthorized(t *testing.T) {
+	for _, al := range []bool{true, false} {
+		srv, _ := testServer(t, fmt.Sprintf("access_log = %v\n", al)+users("u"))
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		conn.Close()
+		if !strings.HasPrefix(line, "HTTP/1.1 401") {
+			t.Errorf("access_log=%v: first line %q, %v; want a 401 at once", al, line, err)
+		}
 	}
 }
