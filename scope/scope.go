@@ -1,4 +1,9 @@
-// Package scope confines a principal to a sub-tree of the served tree. It wraps the three
+// Package scope confines a principal to a sub-tree of the served tree.
+//
+// For content on local disk the server does not use Storage: it opens a second osfs rooted at
+// the scope's directory, so that os.Root also refuses symbolic links leaving the scope (a
+// path-prefixing wrapper cannot see links). Storage is for backends without links (memfs, and
+// later the cluster store). It wraps the three
 // path-keyed seams of the dav engine (storage.Backend, props.Store, lock.Manager) so that the
 // engine sees the sub-tree as the whole tree: the principal's "/" is Base in the wrapped seam.
 //

@@ -24,6 +24,7 @@ import (
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props"
 	"github.com/davd/davd/scope"
+	"github.com/davd/davd/storage"
 	"github.com/davd/davd/storage/osfs"
 	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/webui"
@@ -97,7 +98,7 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return fail(fmt.Errorf("state: locks: %w", err))
 	}
-	w := wiring{c: c, log: log, fs: fsys, props: ps, locks: locks}
+	w := wiring{c: c, log: log, fs: fsys, props: ps, locks: locks, in: in}
 	var handler http.Handler
 	if !c.AuthEnabled() {
 		h, err := w.handler(davpath.Root, nil)
@@ -131,11 +132,42 @@ type wiring struct {
 	fs    *osfs.FS
 	props props.Store
 	locks *memlock.Manager
+	in    *Instance
+}
+
+// storage returns the content backend of a scope. A scope gets its own osfs rooted at its
+// directory rather than a path-prefixing wrapper over the whole tree: os.Root then refuses
+// symbolic links that leave the scope, so a link planted in alice's directory pointing to
+// ../bob is not followed (osfs follows links that stay inside its root).
+func (w *wiring) storage(base davpath.Path) (storage.Backend, error) {
+	if base.IsRoot() {
+		return w.fs, nil
+	}
+	dir := w.c.Root
+	for _, seg := range base.Segments() {
+		dir = filepath.Join(dir, seg)
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("scope %s: %w", base, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("scope %s: %s is not a directory (symbolic links are not allowed on a scope's path)", base, dir)
+		}
+	}
+	fsys, err := osfs.New(dir, osfs.Options{NoFsync: w.c.NoFsync})
+	if err != nil {
+		return nil, fmt.Errorf("scope %s: %w", base, err)
+	}
+	w.in.closers = append(w.in.closers, fsys.Close)
+	return fsys, nil
 }
 
 // handler returns the engine for one scope under policy pol (nil: allow everything).
 func (w *wiring) handler(base davpath.Path, pol access.Policy) (*dav.Handler, error) {
-	fsys := scope.Storage(w.fs, base)
+	fsys, err := w.storage(base)
+	if err != nil {
+		return nil, err
+	}
 	opt := webui.Options{Prefix: w.c.Prefix, Title: "davd", Logger: w.log}
 	if pol != nil {
 		opt.Visible = func(ctx context.Context, p davpath.Path) bool {

@@ -145,6 +145,15 @@ func TestScopes(t *testing.T) {
 		t.Errorf("DELETE / with a read-only member: %d\n%s", resp.StatusCode, body)
 	}
 	admin.want(200, "GET", "/home/alice/archive/old.txt", nil, "")
+	// A symbolic link inside the tree but outside the scope is not followed from the scope.
+	bob.want(201, "PUT", "/secret.txt", nil, "bob's")
+	if err := os.Symlink("../bob", filepath.Join(root, "home", "alice", "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if resp, b := alice.do("GET", "/escape/secret.txt", nil, ""); resp.StatusCode == 200 || strings.Contains(b, "bob's") {
+		t.Errorf("alice followed a link out of her scope: %d %q", resp.StatusCode, b)
+	}
+	admin.want(200, "GET", "/home/alice/escape/secret.txt", nil, "") // inside the admin's root
 }
 
 func TestLocksAcrossUsers(t *testing.T) {
