@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -216,28 +214,6 @@ func (d *davd) want(status int, r req) (http.Header, []byte) {
 		d.t.Fatalf("%s %s as %q: status %d, want %d\n%s", r.Method, r.Path, r.User, got, status, b)
 	}
 	return h, b
-}
-
-// raw sends the bytes of one HTTP/1.1 request on a fresh connection (Connection: close is the
-// caller's) and returns the status code of the answer (0 if the connection closed without one).
-func raw(t *testing.T, addr, request string) (int, string) {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.WriteString(conn, request); err != nil {
-		return 0, ""
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, string(b)
 }
 
 // treeHash hashes the names, types, modes, link targets and contents of everything under the
