@@ -337,6 +337,7 @@ func TestHostile(t *testing.T) {
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {
 			got, body := c.send(t, d.Addr)
+			t.Logf("%s %.60s -> %d", c.method, c.target, got)
 			if !slices.Contains(c.want, got) {
 				t.Errorf("%s %.120s: status %d, want %v\n%.600s", c.method, c.target, got, c.want, body)
 			}
