@@ -64,7 +64,24 @@ func Parse(escaped, prefix string) (Path, error) {
 	if p == "" {
 		p = Root
 	}
+	// Bound the canonical form too, escaped as hrefs are (with a trailing slash for a
+	// collection), so every accepted path can be sent back and parsed again: raw UTF-8 in the
+	// request line is shorter than its escaped href.
+	if escapedLen(string(p))+1 > MaxLen {
+		return "", ErrTooLong
+	}
 	return p.TrimPrefix(prefix)
+}
+
+// escapedLen returns the length of s percent-encoded as Escape does.
+func escapedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if shouldEscape(s[i]) {
+			n += 2
+		}
+	}
+	return n
 }
 
 // checkName validates one unescaped segment.
