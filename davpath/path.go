@@ -267,7 +267,7 @@ func appendEscaped(b *strings.Builder, s string) {
 }
 
 // shouldEscape reports whether c must be percent-encoded in a path (RFC 3986 unreserved and
-// sub-delims plus ':' '@' '/' stay as they are, except '&' and '\'' which would need XML escaping;
+// sub-delims plus ':' '@' '/' stay as they are, except '&' and '\” which would need XML escaping;
 // GNOME gvfs dislikes encoded parentheses, so they stay too).
 func shouldEscape(c byte) bool {
 	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
