@@ -266,9 +266,10 @@ func appendEscaped(b *strings.Builder, s string) {
 	}
 }
 
-// shouldEscape reports whether c must be percent-encoded in a path (RFC 3986 unreserved and
-// sub-delims plus ':' '@' '/' stay as they are, except '&' and '\” which would need XML escaping;
-// GNOME gvfs dislikes encoded parentheses, so they stay too).
+// shouldEscape reports whether c must be percent-encoded in a path. RFC 3986 unreserved
+// characters, sub-delims, the colon, the at sign and the slash stay as they are, except the
+// ampersand and the apostrophe, which would need XML escaping in an href. GNOME gvfs dislikes
+// encoded parentheses, so they stay too.
 func shouldEscape(c byte) bool {
 	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
 		return false
