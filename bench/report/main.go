@@ -303,8 +303,8 @@ func targets(w io.Writer, d *data, srv []string) {
 				who = ""
 			}
 		}
-		if who == "" {
-			line(name, num(v), "no reference measured", false, false)
+		if !ok || who == "" {
+			line(name, "-", "not measured in this run", false, false)
 			return
 		}
 		r := v / ref
