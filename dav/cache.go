@@ -25,7 +25,10 @@ import (
 type listingCache struct {
 	mu    sync.Mutex
 	m     map[string]*cachedListing
-	bytes int64
+	// misses admits a listing only when it is rendered a second time in the same state: under
+	// a stream of writes (every one invalidates) renderings are never copied in vain.
+	misses map[string]missRecord
+	bytes  int64
 	max   int64 // total budget
 	// gen counts the starts and ends of write requests; writing counts those in flight.
 	gen     atomic.Uint64
@@ -34,6 +37,8 @@ type listingCache struct {
 	// of identical requests on a cold cache does not hold many copies of a big listing.
 	capturing atomic.Int32
 }
+
+type missRecord struct{ ver, gen uint64 }
 
 type cachedListing struct {
 	ver  uint64
@@ -98,12 +103,14 @@ const cacheMaxAge = 2 * time.Second
 
 // Cache budget: the whole cache and one listing.
 const (
-	cacheMaxBytes = 16 << 20
+	cacheMaxBytes = 8 << 20
 	cacheMaxEntry = 8 << 20
+	// cacheMaxMisses bounds the admission records.
+	cacheMaxMisses = 4096
 )
 
 func newListingCache() *listingCache {
-	return &listingCache{m: map[string]*cachedListing{}, max: cacheMaxBytes}
+	return &listingCache{m: map[string]*cachedListing{}, misses: map[string]missRecord{}, max: cacheMaxBytes}
 }
 
 // beginCapture reserves the right to collect one rendering; endCapture releases it.
@@ -120,24 +127,39 @@ func (c *listingCache) quiet() (uint64, bool) {
 	return g, c.writing.Load() == 0
 }
 
-func (c *listingCache) get(key string, ver uint64) (chunks, bool) {
-	g, ok := c.quiet()
-	if !ok {
-		return chunks{}, false
+// get returns the cached rendering of key at version ver, or whether a new rendering should be
+// collected (admit) because the same state was already rendered once before.
+func (c *listingCache) get(key string, ver uint64) (body chunks, ok, admit bool) {
+	g, quiet := c.quiet()
+	if !quiet {
+		return chunks{}, false, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.m[key]
 	if e == nil {
-		return chunks{}, false
+		rec := missRecord{ver, g}
+		if c.misses[key] == rec {
+			return chunks{}, false, true
+		}
+		if len(c.misses) >= cacheMaxMisses {
+			clear(c.misses)
+		}
+		c.misses[key] = rec
+		return chunks{}, false, false
 	}
 	if e.ver != ver || e.gen != g || time.Since(e.at) > cacheMaxAge {
-		// Outdated: free it now rather than alongside its replacement.
+		// Outdated: free it now rather than alongside its replacement. Only an entry that
+		// merely aged is admitted again at once; after a change, admission starts over.
 		c.bytes -= int64(e.body.size)
 		delete(c.m, key)
-		return chunks{}, false
+		aged := e.ver == ver && e.gen == g
+		if !aged {
+			c.misses[key] = missRecord{ver, g}
+		}
+		return chunks{}, false, aged
 	}
-	return e.body, true
+	return e.body, true, false
 }
 
 func (c *listingCache) put(key string, ver, gen uint64, body chunks) {
@@ -160,6 +182,7 @@ func (c *listingCache) put(key string, ver, gen uint64, body chunks) {
 		c.bytes -= int64(e.body.size)
 		delete(c.m, k)
 	}
+	delete(c.misses, key)
 	c.m[key] = &cachedListing{ver: ver, gen: gen, at: time.Now(), body: body}
 	c.bytes += int64(body.size)
 }

@@ -2,6 +2,7 @@ package dav_test
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"strings"
 	"sync/atomic"
@@ -48,8 +49,12 @@ func TestListingCache(t *testing.T) {
 		t.Fatal("cached listing differs from the rendered one")
 	}
 	n := renders()
-	if list(); renders() != n {
+	w := e.mustDo(207, "PROPFIND", "/d/", hdr{"Depth": "1"}, allprop)
+	if renders() != n {
 		t.Fatal("an unchanged listing was rendered again")
+	}
+	if w.Body.String() != first || w.Header().Get("Content-Length") != fmt.Sprint(len(first)) {
+		t.Fatalf("cache hit: Content-Length %q for %d bytes, or a different body", w.Header().Get("Content-Length"), len(first))
 	}
 	t.Run("a dead property change through the server invalidates", func(t *testing.T) {
 		e.mustDo(207, "PROPPATCH", "/d/a", nil, `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:c xmlns:x="urn:x">blue</x:c></D:prop></D:set></D:propertyupdate>`)

@@ -91,16 +91,18 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		var ok bool
 		if ver, ok = pf.cacheable(p, c.hasIf); ok {
 			key = pf.cacheKey(p)
-			if body, ok := h.cache.get(key, ver); ok {
+			body, hit, admit := h.cache.get(key, ver)
+			if hit {
+				pf.m.SetLength(int64(body.size))
 				for _, c := range body.list {
 					pf.m.Write(c)
 				}
 				return pf.m.Close()
 			}
-			if gen, pf.capturing = h.cache.quiet(); pf.capturing {
-				if pf.capturing = h.cache.beginCapture(); pf.capturing {
-					defer h.cache.endCapture()
-				}
+			var quiet bool
+			if gen, quiet = h.cache.quiet(); quiet && admit && h.cache.beginCapture() {
+				pf.capturing = true
+				defer h.cache.endCapture()
 			}
 		}
 	}

@@ -39,6 +39,12 @@ func New(w http.ResponseWriter) *Writer {
 	return &Writer{w: w, Buf: make([]byte, 0, 4096)}
 }
 
+// SetLength announces that exactly n bytes of responses will be written, so the body is sent
+// with a Content-Length instead of chunked. It must be called before the first Write.
+func (m *Writer) SetLength(n int64) {
+	m.w.Header().Set("Content-Length", strconv.FormatInt(int64(len(prologue))+n+int64(len(epilogue)), 10))
+}
+
 // Started reports whether the 207 status has been sent.
 func (m *Writer) Started() bool { return m.started }
 
