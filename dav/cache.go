@@ -23,13 +23,13 @@ import (
 //     policy allows everything (listings do not differ by principal), and no quota property
 //     was asked for (quota changes with writes anywhere).
 type listingCache struct {
-	mu    sync.Mutex
-	m     map[string]*cachedListing
+	mu sync.Mutex
+	m  map[string]*cachedListing
 	// misses admits a listing only when it is rendered a second time in the same state: under
 	// a stream of writes (every one invalidates) renderings are never copied in vain.
 	misses map[string]missRecord
 	bytes  int64
-	max   int64 // total budget
+	max    int64 // total budget
 	// gen counts the starts and ends of write requests; writing counts those in flight.
 	gen     atomic.Uint64
 	writing atomic.Int64
