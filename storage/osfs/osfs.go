@@ -128,7 +128,7 @@ func (f *FS) inDir(dir davpath.Path, fn func(dirfd int) error) error {
 		}
 		return ferr
 	}
-	d, err := f.root.OpenFile(dir.Rel(), os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	d, err := f.open(dir.Rel(), os.O_RDONLY|syscall.O_DIRECTORY)
 	if err != nil {
 		return &parentError{err}
 	}
@@ -270,7 +270,7 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 			yield(storage.Info{}, fail("list", p, err))
 			return
 		}
-		d, err := f.root.OpenFile(p.Rel(), os.O_RDONLY|syscall.O_DIRECTORY, 0)
+		d, err := f.open(p.Rel(), os.O_RDONLY|syscall.O_DIRECTORY)
 		if err != nil {
 			if errors.Is(err, syscall.ENOTDIR) {
 				// Either p is a file, or a member of its path is.
@@ -349,7 +349,7 @@ func (f *FS) openRegular(ctx context.Context, p davpath.Path) (*os.File, stat, e
 		return nil, stat{}, fs.ErrNotExist
 	}
 	// O_NONBLOCK: opening a FIFO must not wait for a writer. It has no effect on regular files.
-	file, err := f.root.OpenFile(p.Rel(), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	file, err := f.open(p.Rel(), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY)
 	if err != nil {
 		return nil, stat{}, err
 	}

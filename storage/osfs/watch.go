@@ -91,7 +91,7 @@ func (f *FS) ListVersion(ctx context.Context, p davpath.Path) (uint64, bool) {
 	if w == nil || ctx.Err() != nil {
 		return 0, false
 	}
-	dir, err := f.root.OpenFile(p.Rel(), os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	dir, err := f.open(p.Rel(), os.O_RDONLY|syscall.O_DIRECTORY)
 	if err != nil {
 		return 0, false
 	}
