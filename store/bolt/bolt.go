@@ -197,6 +197,9 @@ func (s *Props) Copy(ctx context.Context, src, dst davpath.Path, recursive bool)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.none(src, dst) {
+		return nil
+	}
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketProps)
 		var entries []entry
@@ -220,6 +223,9 @@ func (s *Props) Copy(ctx context.Context, src, dst davpath.Path, recursive bool)
 func (s *Props) Move(ctx context.Context, src, dst davpath.Path) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.none(src, dst) {
+		return nil
 	}
 	err := s.db.Update(func(tx *bbolt.Tx) error { return move(tx, src, dst) })
 	if err != nil {
@@ -245,6 +251,9 @@ func (s *Props) Delete(ctx context.Context, p davpath.Path) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.none(p) {
+		return nil
+	}
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketProps)
 		return deleteAll(b, subtree(b, p))
@@ -253,6 +262,42 @@ func (s *Props) Delete(ctx context.Context, p davpath.Path) error {
 		return fmt.Errorf("bolt: delete %s: %w", p, err)
 	}
 	return nil
+}
+
+// none reports, in a read-only transaction, that no resource at or below any of paths has a
+// property. Write transactions (and their fsync) are then skipped: most DELETEs, COPYs and
+// MOVEs concern resources without dead properties.
+func (s *Props) none(paths ...davpath.Path) bool {
+	empty := true
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketProps)
+		for _, p := range paths {
+			if !emptyBelow(b, p) {
+				empty = false
+				return nil
+			}
+		}
+		return nil
+	})
+	return empty
+}
+
+// emptyBelow reports whether neither p nor anything below it has an entry.
+func emptyBelow(b *bbolt.Bucket, p davpath.Path) bool {
+	c := b.Cursor()
+	if p.IsRoot() {
+		k, _ := c.First()
+		return k == nil
+	}
+	if b.Get(propKey(p)) != nil {
+		return false
+	}
+	for _, prefix := range [][]byte{append([]byte(p), 0), append([]byte(p), '/')} {
+		if k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+			return false
+		}
+	}
+	return true
 }
 
 // entry is one resource's key in the props bucket, decoded to its path, and a copy of its
@@ -313,6 +358,10 @@ func (s *Props) Intend(ctx context.Context, in props.Intent) (func(applied bool)
 	}
 	if in.Kind != props.IntentMove && in.Kind != props.IntentDelete {
 		return nil, fmt.Errorf("bolt: intend: unknown intent kind %d", in.Kind)
+	}
+	if (in.Kind == props.IntentDelete && s.none(in.Src)) || (in.Kind == props.IntentMove && s.none(in.Src, in.Dst)) {
+		// No property can end up on the wrong resource: nothing to record or to apply.
+		return func(bool) error { return nil }, nil
 	}
 	var key []byte
 	err := s.db.Update(func(tx *bbolt.Tx) error {
