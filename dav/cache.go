@@ -14,38 +14,229 @@ import (
 // listingCache keeps rendered PROPFIND Depth: 1 responses of collections, so that clients that
 // list the same directory again and again (mounts, sync apps) are answered without a walk.
 //
-// It never serves stale data. An entry is used only when all of these still hold:
-//   - the storage's ListVersion of the collection is the one the entry was rendered under (the
-//     storage vouches for changes by any means, including outside the server);
-//   - no write request of this handler has started or finished since (writes bump gen, and no
-//     write is in flight), so dead properties and locks are as they were;
+// It never serves stale data. A rendering of collection D is used only when all of these hold:
+//   - the storage's ListVersion of D is the one it was rendered under (the storage vouches for
+//     changes by any means, including outside the server and this handler's own writes);
+//   - no write request of this handler that may change what D's listing shows (dead
+//     properties, locks) is in flight or has ended since it was rendered: a write to P
+//     concerns the listings of P, of P's parent and, for recursive writes, of everything
+//     under P; such a write drops those renderings when it starts and when it ends, and a
+//     rendering made while one ran is not kept;
 //   - the lock manager holds no lock at all (lockdiscovery timeouts count down), the access
 //     policy allows everything (listings do not differ by principal), and no quota property
 //     was asked for (quota changes with writes anywhere).
 type listingCache struct {
-	mu sync.Mutex
-	m  map[string]*cachedListing
-	// misses admits a listing only when it is rendered a second time in the same state: under
-	// a stream of writes (every one invalidates) renderings are never copied in vain.
-	misses map[string]missRecord
-	bytes  int64
-	max    int64 // total budget
-	// gen counts the starts and ends of write requests; writing counts those in flight.
-	gen     atomic.Uint64
-	writing atomic.Int64
-	// capturing counts renderings being collected for the cache: one at a time, so that a burst
-	// of identical requests on a cold cache does not hold many copies of a big listing.
+	mu    sync.Mutex
+	dirs  map[davpath.Path]*cachedDir
+	bytes int64
+	max   int64 // total budget
+	// seq counts write starts and ends; active holds the scopes of writes in flight; done
+	// remembers the scopes of recently ended writes, to refuse renderings they overlapped.
+	seq    uint64
+	nextID uint64
+	active map[uint64][]writeScope
+	done   [256]endedWrite
+	// capturing counts renderings being collected: one at a time, so that a burst of
+	// identical requests on a cold cache does not hold many copies of a big listing.
 	capturing atomic.Int32
 }
 
-type missRecord struct{ ver, gen uint64 }
+// writeScope is what one write may change: the resource at Path, and everything below it when
+// Recursive.
+type writeScope struct {
+	Path      davpath.Path
+	Recursive bool
+}
+
+// concerns reports whether a write with scope w may change the listing of collection d.
+func (w writeScope) concerns(d davpath.Path) bool {
+	return w.Path == d || (!w.Path.IsRoot() && w.Path.Parent() == d) || (w.Recursive && w.Path.Contains(d))
+}
+
+type endedWrite struct {
+	seq    uint64
+	scopes []writeScope
+}
+
+// cachedDir holds the renderings of one collection, by request shape, and the admission record.
+type cachedDir struct {
+	shapes map[string]*cachedListing
+	// seen admits a rendering only when the same shape is rendered a second time at the same
+	// version with no write in between: under a stream of writes nothing is copied in vain.
+	seen map[string]uint64
+}
 
 type cachedListing struct {
 	ver  uint64
-	gen  uint64
 	at   time.Time
 	body chunks // the <D:response> elements, without prologue and epilogue
 }
+
+// cacheMaxAge bounds how long a rendering is reused even when nothing reported a change: defence
+// in depth against changes no notification covers (see storage/osfs: a hard link made later from
+// outside the tree, writes through a shared memory mapping).
+const cacheMaxAge = 2 * time.Second
+
+// Cache budget: the whole cache, one listing, and the number of collections tracked.
+const (
+	cacheMaxBytes = 8 << 20
+	cacheMaxEntry = 8 << 20
+	cacheMaxDirs  = 1024
+)
+
+func newListingCache() *listingCache {
+	return &listingCache{dirs: map[davpath.Path]*cachedDir{}, active: map[uint64][]writeScope{}, max: cacheMaxBytes}
+}
+
+// writeStarted registers a write with its scopes and drops the renderings it concerns;
+// writeDone ends it, dropping them again and remembering it.
+func (c *listingCache) writeStarted(scopes []writeScope) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	c.nextID++
+	c.active[c.nextID] = scopes
+	c.dropConcerned(scopes)
+	return c.nextID
+}
+
+func (c *listingCache) writeDone(id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	scopes := c.active[id]
+	delete(c.active, id)
+	c.seq++
+	c.done[c.seq%uint64(len(c.done))] = endedWrite{seq: c.seq, scopes: scopes}
+	c.dropConcerned(scopes)
+}
+
+// dropConcerned forgets the renderings and admission records of the collections scopes concern.
+func (c *listingCache) dropConcerned(scopes []writeScope) {
+	for _, w := range scopes {
+		if !w.Recursive {
+			c.dropDir(w.Path)
+			if !w.Path.IsRoot() {
+				c.dropDir(w.Path.Parent())
+			}
+			continue
+		}
+		for d := range c.dirs {
+			if w.concerns(d) {
+				c.dropDir(d)
+			}
+		}
+	}
+}
+
+func (c *listingCache) dropDir(d davpath.Path) {
+	cd := c.dirs[d]
+	if cd == nil {
+		return
+	}
+	for _, e := range cd.shapes {
+		c.bytes -= int64(e.body.size)
+	}
+	delete(c.dirs, d)
+}
+
+// busy reports whether a write in flight concerns d; c.mu must be held.
+func (c *listingCache) busy(d davpath.Path) bool {
+	for _, scopes := range c.active {
+		for _, w := range scopes {
+			if w.concerns(d) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// get returns the rendering of collection d for shape at version ver, or whether a new
+// rendering should be collected (admit). seq is the point from which a rendering made now must
+// be checked against writes (pass it to put).
+func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (body chunks, hit, admit bool, seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seq = c.seq
+	if c.busy(d) {
+		return chunks{}, false, false, seq
+	}
+	cd := c.dirs[d]
+	if cd == nil {
+		if len(c.dirs) >= cacheMaxDirs {
+			for k := range c.dirs {
+				c.dropDir(k)
+				break
+			}
+		}
+		cd = &cachedDir{shapes: map[string]*cachedListing{}, seen: map[string]uint64{}}
+		c.dirs[d] = cd
+	}
+	if e := cd.shapes[shape]; e != nil {
+		if e.ver == ver && time.Since(e.at) <= cacheMaxAge {
+			return e.body, true, false, seq
+		}
+		// Outdated: free it now rather than alongside its replacement. One that merely aged
+		// is admitted again at once.
+		c.bytes -= int64(e.body.size)
+		delete(cd.shapes, shape)
+		if e.ver == ver {
+			return chunks{}, false, true, seq
+		}
+	}
+	if v, ok := cd.seen[shape]; ok && v == ver {
+		return chunks{}, false, true, seq
+	}
+	cd.seen[shape] = ver
+	return chunks{}, false, false, seq
+}
+
+// put keeps a rendering of d made at version ver from seq on, unless a write that concerns d
+// ran meanwhile (or may have: the record of ended writes does not reach back far enough).
+func (c *listingCache) put(d davpath.Path, shape string, ver, seq uint64, body chunks) {
+	if body.size > cacheMaxEntry {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy(d) || c.seq-seq >= uint64(len(c.done)) {
+		return
+	}
+	for s := seq + 1; s <= c.seq; s++ {
+		if e := c.done[s%uint64(len(c.done))]; e.seq == s {
+			for _, w := range e.scopes {
+				if w.concerns(d) {
+					return
+				}
+			}
+		}
+	}
+	cd := c.dirs[d]
+	if cd == nil {
+		return // dropped meanwhile
+	}
+	for k := range c.dirs {
+		if c.bytes+int64(body.size) <= c.max {
+			break
+		}
+		if k != d {
+			c.dropDir(k)
+		}
+	}
+	if c.bytes+int64(body.size) > c.max {
+		return
+	}
+	if old := cd.shapes[shape]; old != nil {
+		c.bytes -= int64(old.body.size)
+	}
+	delete(cd.seen, shape)
+	cd.shapes[shape] = &cachedListing{ver: ver, at: time.Now(), body: body}
+	c.bytes += int64(body.size)
+}
+
+// beginCapture reserves the right to collect one rendering; endCapture releases it.
+func (c *listingCache) beginCapture() bool { return c.capturing.CompareAndSwap(0, 1) }
+func (c *listingCache) endCapture()        { c.capturing.Store(0) }
 
 // chunks collects a rendering in fixed-size pieces: no reallocation while it grows, so a big
 // listing never briefly needs twice its size. The supportedlock value, a third of an allprop
@@ -96,102 +287,9 @@ func (c *chunks) copyIn(b []byte) {
 	c.list = append(c.list, piece)
 }
 
-// cacheMaxAge bounds how long a rendering is reused even when nothing reported a change: defence
-// in depth against changes no notification covers (see storage/osfs: a hard link made later from
-// outside the tree, writes through a shared memory mapping).
-const cacheMaxAge = 2 * time.Second
-
-// Cache budget: the whole cache and one listing.
-const (
-	cacheMaxBytes = 8 << 20
-	cacheMaxEntry = 8 << 20
-	// cacheMaxMisses bounds the admission records.
-	cacheMaxMisses = 4096
-)
-
-func newListingCache() *listingCache {
-	return &listingCache{m: map[string]*cachedListing{}, misses: map[string]missRecord{}, max: cacheMaxBytes}
-}
-
-// beginCapture reserves the right to collect one rendering; endCapture releases it.
-func (c *listingCache) beginCapture() bool { return c.capturing.CompareAndSwap(0, 1) }
-func (c *listingCache) endCapture()        { c.capturing.Store(0) }
-
-// writeStarted and writeDone bracket every request that may change anything.
-func (c *listingCache) writeStarted() { c.writing.Add(1); c.gen.Add(1) }
-func (c *listingCache) writeDone()    { c.gen.Add(1); c.writing.Add(-1) }
-
-// quiet returns the current generation and whether no write is in flight.
-func (c *listingCache) quiet() (uint64, bool) {
-	g := c.gen.Load()
-	return g, c.writing.Load() == 0
-}
-
-// get returns the cached rendering of key at version ver, or whether a new rendering should be
-// collected (admit) because the same state was already rendered once before.
-func (c *listingCache) get(key string, ver uint64) (body chunks, ok, admit bool) {
-	g, quiet := c.quiet()
-	if !quiet {
-		return chunks{}, false, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.m[key]
-	if e == nil {
-		rec := missRecord{ver, g}
-		if c.misses[key] == rec {
-			return chunks{}, false, true
-		}
-		if len(c.misses) >= cacheMaxMisses {
-			clear(c.misses)
-		}
-		c.misses[key] = rec
-		return chunks{}, false, false
-	}
-	if e.ver != ver || e.gen != g || time.Since(e.at) > cacheMaxAge {
-		// Outdated: free it now rather than alongside its replacement. Only an entry that
-		// merely aged is admitted again at once; after a change, admission starts over.
-		c.bytes -= int64(e.body.size)
-		delete(c.m, key)
-		aged := e.ver == ver && e.gen == g
-		if !aged {
-			c.misses[key] = missRecord{ver, g}
-		}
-		return chunks{}, false, aged
-	}
-	return e.body, true, false
-}
-
-func (c *listingCache) put(key string, ver, gen uint64, body chunks) {
-	if body.size > cacheMaxEntry {
-		return
-	}
-	if g, ok := c.quiet(); !ok || g != gen {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := c.m[key]; old != nil {
-		c.bytes -= int64(old.body.size)
-		delete(c.m, key)
-	}
-	for k, e := range c.m {
-		if c.bytes+int64(body.size) <= c.max {
-			break
-		}
-		c.bytes -= int64(e.body.size)
-		delete(c.m, k)
-	}
-	delete(c.misses, key)
-	c.m[key] = &cachedListing{ver: ver, gen: gen, at: time.Now(), body: body}
-	c.bytes += int64(body.size)
-}
-
-// cacheKey identifies a listing: the collection and the shape of the request.
-func (pf *propfind) cacheKey(p davpath.Path) string {
+// cacheShape identifies the shape of a request: its kind and property names.
+func (pf *propfind) cacheShape() string {
 	var b strings.Builder
-	b.WriteString(string(p))
-	b.WriteByte(0)
 	b.WriteByte(byte('0' + pf.kind))
 	for _, n := range pf.names {
 		b.WriteByte(0)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -56,6 +58,18 @@ func TestListingCache(t *testing.T) {
 	if w.Body.String() != first || w.Header().Get("Content-Length") != fmt.Sprint(len(first)) {
 		t.Fatalf("cache hit: Content-Length %q for %d bytes, or a different body", w.Header().Get("Content-Length"), len(first))
 	}
+	t.Run("writes elsewhere do not invalidate", func(t *testing.T) {
+		e.mustDo(201, "MKCOL", "/other", nil, "")
+		list()
+		list()
+		n := renders()
+		e.put("/other/x", "x")
+		e.mustDo(207, "PROPPATCH", "/other/x", nil, `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:c xmlns:x="urn:x">1</x:c></D:prop></D:set></D:propertyupdate>`)
+		e.mustDo(204, "DELETE", "/other/x", nil, "")
+		if list(); renders() != n {
+			t.Fatal("a write to another collection dropped the cached listing")
+		}
+	})
 	t.Run("a dead property change through the server invalidates", func(t *testing.T) {
 		e.mustDo(207, "PROPPATCH", "/d/a", nil, `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:c xmlns:x="urn:x">blue</x:c></D:prop></D:set></D:propertyupdate>`)
 		if !strings.Contains(list(), "blue") {
@@ -90,4 +104,46 @@ func TestListingCache(t *testing.T) {
 			t.Fatal("a prop request got the allprop listing")
 		}
 	})
+}
+
+// TestListingCacheConcurrentWrites: goroutines each set a dead property on their own member and
+// at once list the collection; every listing must show the value just written, however the
+// renderings, cache hits and writes of the others interleave.
+func TestListingCacheConcurrentWrites(t *testing.T) {
+	vfs := &versioned{FS: memfs.New()}
+	e := newEnv(t, func(c *dav.Config) { c.Storage = vfs })
+	e.mustDo(201, "MKCOL", "/d", nil, "")
+	const workers, rounds = 4, 150
+	for w := 0; w < workers; w++ {
+		e.put(fmt.Sprintf("/d/f%d", w), "x")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				val := fmt.Sprintf("w%d-v%d", w, i)
+				body := `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:v xmlns:x="urn:x">` + val + `</x:v></D:prop></D:set></D:propertyupdate>`
+				req := httptest.NewRequest("PROPPATCH", fmt.Sprintf("/d/f%d", w), strings.NewReader(body))
+				e.h.ServeHTTP(httptest.NewRecorder(), req)
+				for k := 0; k < 2; k++ {
+					req = httptest.NewRequest("PROPFIND", "/d/", strings.NewReader(allprop))
+					req.Header.Set("Depth", "1")
+					rw := httptest.NewRecorder()
+					e.h.ServeHTTP(rw, req)
+					if !strings.Contains(rw.Body.String(), ">"+val+"<") {
+						errs <- fmt.Sprintf("listing after writing %s does not show it", val)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

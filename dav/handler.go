@@ -175,10 +175,10 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, "PROPFIND":
 	default:
-		// Anything else may change content, properties or locks: cached listings stop being
-		// served from now until it is over.
-		h.cache.writeStarted()
-		defer h.cache.writeDone()
+		// Anything else may change content, properties or locks: the cached listings it
+		// concerns are not served until it is over.
+		id := h.cache.writeStarted(h.writeScopes(r, p))
+		defer h.cache.writeDone(id)
 	}
 	switch r.Method {
 	case http.MethodOptions:
@@ -211,6 +211,21 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 		return h.notAllowed(w)
 	}
 	return errStatus(http.StatusNotImplemented, nil)
+}
+
+// writeScopes returns what a write request may change, for the listing cache.
+func (h *Handler) writeScopes(r *http.Request, p davpath.Path) []writeScope {
+	switch r.Method {
+	case http.MethodPut, "PROPPATCH", "MKCOL", "LOCK", "UNLOCK":
+		return []writeScope{{Path: p}}
+	case http.MethodDelete:
+		return []writeScope{{Path: p, Recursive: true}}
+	case "COPY", "MOVE":
+		if dst, err := h.parseDestination(r); err == nil {
+			return []writeScope{{Path: p, Recursive: true}, {Path: dst, Recursive: true}}
+		}
+	}
+	return []writeScope{{Path: davpath.Root, Recursive: true}}
 }
 
 func (h *Handler) notAllowed(w http.ResponseWriter) error {

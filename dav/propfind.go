@@ -84,14 +84,14 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	}
 	pf.m = multistatus.New(w)
 	var (
-		key      string
-		ver, gen uint64
+		shape    string
+		ver, seq uint64
 	)
 	if depth == 1 && info.IsDir {
 		var ok bool
 		if ver, ok = pf.cacheable(p, c.hasIf); ok {
-			key = pf.cacheKey(p)
-			body, hit, admit := h.cache.get(key, ver)
+			shape = pf.cacheShape()
+			body, hit, admit, s := h.cache.get(p, shape, ver)
 			if hit {
 				pf.m.SetLength(int64(body.size))
 				for _, c := range body.list {
@@ -99,9 +99,8 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 				}
 				return pf.m.Close()
 			}
-			var quiet bool
-			if gen, quiet = h.cache.quiet(); quiet && admit && h.cache.beginCapture() {
-				pf.capturing = true
+			if admit && h.cache.beginCapture() {
+				pf.capturing, seq = true, s
 				defer h.cache.endCapture()
 			}
 		}
@@ -119,7 +118,7 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	if pf.capturing {
 		// Keep the rendering only if nothing changed while it was made.
 		if v2, ok := pf.cacheable(p, false); ok && v2 == ver {
-			h.cache.put(key, ver, gen, pf.capture)
+			h.cache.put(p, shape, ver, seq, pf.capture)
 		}
 	}
 	return pf.m.Close()
