@@ -92,7 +92,7 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if info.ETag != "" {
 		hd.Set("ETag", info.ETag)
 	}
-	http.ServeContent(w, r, "", info.ModTime, f)
+	http.ServeContent(w, r, "", info.ModTime, withSize(f, info.Size))
 	return nil
 }
 
