@@ -66,3 +66,37 @@ func TestSymlinkWalks(t *testing.T) {
 		t.Fatalf("DELETE through a symbolic link destroyed another tree: %v %q", err, b)
 	}
 }
+
+// TestCopyTreeFallback: with no access rules COPY takes the storage's whole-tree fast path; a
+// link in the tree sends it back to the member-by-member walk, which reports the link (508) and
+// copies the rest.
+func TestCopyTreeFallback(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a/sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a/sub/f.txt"), []byte("f"), 0o644)
+	os.WriteFile(filepath.Join(dir, "a/g.txt"), []byte("g"), 0o644)
+	fsys, err := osfs.New(dir, osfs.Options{NoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	h, _ := dav.New(dav.Config{Storage: fsys, Props: memprops.New(memprops.Limits{})})
+	e := &env{t: t, h: h}
+	e.mustDo(207, "PROPPATCH", "/a/sub/f.txt", nil, `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:c xmlns:x="urn:x">1</x:c></D:prop></D:set></D:propertyupdate>`)
+	e.mustDo(201, "COPY", "/a", map[string]string{"Destination": "/b"}, "")
+	if b, _ := os.ReadFile(filepath.Join(dir, "b/sub/f.txt")); string(b) != "f" {
+		t.Fatal("fast path did not copy")
+	}
+	w := e.mustDo(207, "PROPFIND", "/b/sub/f.txt", map[string]string{"Depth": "0"}, `<D:propfind xmlns:D="DAV:"><D:prop><x:c xmlns:x="urn:x"/></D:prop></D:propfind>`)
+	if !strings.Contains(w.Body.String(), ">1<") {
+		t.Error("dead property not copied on the fast path")
+	}
+	os.Symlink("..", filepath.Join(dir, "a/sub/loop"))
+	w = e.mustDo(207, "COPY", "/a", map[string]string{"Destination": "/c"}, "")
+	if !strings.Contains(w.Body.String(), "/c/sub/loop") || !strings.Contains(w.Body.String(), "508") {
+		t.Errorf("the link is not reported: %s", w.Body.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "c/g.txt")); string(b) != "g" {
+		t.Error("the walk did not copy the rest")
+	}
+}

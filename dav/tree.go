@@ -420,6 +420,20 @@ func (h *Handler) copyTree(ctx context.Context, src, dst davpath.Path, info stor
 		}
 		return nil, nil
 	}
+	if tc, ok := h.fs.(storage.TreeCopier); ok && depth != 0 && h.allowAll {
+		if err := tc.CopyTree(ctx, src, dst); err == nil {
+			if h.props != nil {
+				return nil, h.props.Copy(ctx, src, dst, true)
+			}
+			return nil, nil
+		}
+		// Start over member by member, so that every failure is reported.
+		if di, err := h.fs.Stat(ctx, dst); err == nil {
+			if fails, err := h.removeTree(ctx, dst, di); err != nil || len(fails) > 0 {
+				return fails, err
+			}
+		}
+	}
 	if err := h.fs.Mkcol(ctx, dst); err != nil {
 		return nil, err
 	}

@@ -137,3 +137,12 @@ type ListVersioner interface {
 	// A change that completed before the call is always reflected in the value it returns.
 	ListVersion(ctx context.Context, p davpath.Path) (v uint64, ok bool)
 }
+
+// TreeCopier is the fast path for COPY of a whole collection: it copies src and everything below
+// it to dst, which must not exist (its parent must). It returns nil only when everything was
+// copied; on any error, or when it meets something it will not copy itself (a symbolic link),
+// it returns an error and the engine removes dst and copies member by member, reporting each
+// failure. Content may be visible in dst before the call returns.
+type TreeCopier interface {
+	CopyTree(ctx context.Context, src, dst davpath.Path) error
+}
