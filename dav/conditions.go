@@ -209,6 +209,21 @@ func checkHTTPConds(r *http.Request, exists bool, info storage.Info) error {
 	return nil
 }
 
+// hasHTTPConds reports whether the request carries a conditional header checkHTTPConds reads.
+func hasHTTPConds(r *http.Request) bool {
+	h := r.Header
+	return h.Get("If-Match") != "" || h.Get("If-None-Match") != "" || h.Get("If-Unmodified-Since") != ""
+}
+
+// lockFree reports whether the lock manager holds no lock at all (cheap to ask of memlock).
+func (h *Handler) lockFree() bool {
+	if h.locks == nil {
+		return true
+	}
+	n, ok := h.locks.(interface{ Len() int })
+	return ok && n.Len() == 0
+}
+
 func listMatch(list, etag string, strong bool) bool {
 	for _, t := range strings.Split(list, ",") {
 		if etagMatch(strings.TrimSpace(t), etag, strong) {

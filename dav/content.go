@@ -152,23 +152,31 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, h.lim.MaxPutBytes)
 	}
-	info, err := h.fs.Stat(ctx, p)
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if exists && info.IsDir {
-		return h.notAllowed(w)
-	}
-	if err := checkHTTPConds(r, exists, info); err != nil {
-		return err
-	}
 	c, err := parseIf(r)
 	if err != nil {
 		return err
 	}
-	if err := h.check(ctx, r, c, p); err != nil {
-		return err
+	// The current state is needed only for conditional headers and for locks; a plain upload
+	// with no lock anywhere goes straight to the storage, which refuses a collection itself.
+	exists := true
+	if c.hasIf || hasHTTPConds(r) || !h.lockFree() {
+		info, err := h.fs.Stat(ctx, p)
+		exists = err == nil
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if exists && info.IsDir {
+			return h.notAllowed(w)
+		}
+		if err := checkHTTPConds(r, exists, info); err != nil {
+			return err
+		}
+		if err := h.check(ctx, r, c, p); err != nil {
+			return err
+		}
+	} else {
+		// A lock may appear meanwhile: hold the parent too, as for a new member.
+		exists = false
 	}
 	targets := []lock.Target{{Path: p}}
 	if !exists {

@@ -303,6 +303,9 @@ func TestMkcol(t *testing.T) {
 	e := newEnv(t)
 	e.mustDo(201, "MKCOL", "/c", nil, "")
 	e.mustDo(405, "MKCOL", "/c", nil, "")
+	if w := e.mustDo(405, "PUT", "/c", nil, "x"); w.Header().Get("Allow") == "" {
+		t.Error("9.7.2 PUT on a collection: 405 without Allow")
+	}
 	e.mustDo(409, "MKCOL", "/x/y", nil, "")
 	e.mustDo(415, "MKCOL", "/d", nil, "<x/>")
 	e.put("/f", "x")

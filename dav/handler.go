@@ -315,6 +315,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		}
 		return
 	}
+	if code == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
+		w.Header().Set("Allow", h.allowHeader())
+	}
 	if code == http.StatusNotModified {
 		w.WriteHeader(code)
 		return

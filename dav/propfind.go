@@ -79,9 +79,7 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	if body.Kind == davxml.PropName {
 		pf.wantLD = false
 	}
-	if n, ok := h.locks.(interface{ Len() int }); ok && n.Len() == 0 {
-		pf.noLocks = true
-	}
+	pf.noLocks = h.lockFree()
 	pf.m = multistatus.New(w)
 	var (
 		shape    string
