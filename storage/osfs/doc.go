@@ -14,8 +14,9 @@
 // Symbolic links whose target stays inside the root are followed, as the os.Root rules allow.
 // A link whose target escapes the root, dangles or loops is skipped by List, and Stat and Open
 // report fs.ErrPermission (escape) or fs.ErrNotExist (dangling, loop). Writes never follow a
-// link: Put and CopyFile replace a link with a regular file, Remove and RemoveAll remove the link
-// itself. Only regular files and directories are resources: FIFOs, sockets and device nodes are
+// link: Put and CopyFile replace a link that stays inside the root or dangles with a regular
+// file, refuse one that escapes (fs.ErrPermission, as reading it would), and Remove and
+// RemoveAll remove the link itself. Only regular files and directories are resources: FIFOs, sockets and device nodes are
 // never listed, and Open uses O_NONBLOCK so that a FIFO cannot stall a request.
 //
 // Entries whose names cannot be a davpath segment (control characters, backslashes, invalid

@@ -51,8 +51,13 @@ func (f *FS) target(dirfd int, p davpath.Path) (created bool, err error) {
 	case err != nil:
 		return false, err
 	case st.isSymlink():
-		if t, err := f.follow(p); err == nil && t.isDir() {
+		t, err := f.follow(p)
+		switch {
+		case err == nil && t.isDir():
 			return false, storage.ErrIsDir
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			// A link that leaves the root is refused like its target, never replaced.
+			return false, err
 		}
 	case st.isDir():
 		return false, storage.ErrIsDir
