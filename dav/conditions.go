@@ -59,6 +59,16 @@ func parseIf(r *http.Request) (*conds, error) {
 	return c, nil
 }
 
+// checkIf parses the If header and evaluates it for a request that affects the resources in
+// affected (the Request-URI first): 400 when malformed, 412 when false.
+func (h *Handler) checkIf(ctx context.Context, r *http.Request, affected ...davpath.Path) (*conds, error) {
+	c, err := parseIf(r)
+	if err != nil {
+		return nil, err
+	}
+	return c, h.check(ctx, r, c, affected...)
+}
+
 // check evaluates the If header (RFC 4918 §10.4) for a request that affects the resources in
 // affected (the first one is the Request-URI). It returns a 412 when the header is false.
 //

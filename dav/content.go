@@ -63,11 +63,7 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if err := h.allow(ctx, access.Read, p); err != nil {
 		return err
 	}
-	c, err := parseIf(r)
-	if err != nil {
-		return err
-	}
-	if err := h.check(ctx, r, c, p); err != nil {
+	if _, err := h.checkIf(ctx, r, p); err != nil {
 		return err
 	}
 	f, info, err := h.fs.Open(ctx, p)
@@ -243,11 +239,8 @@ func (h *Handler) serveMkcol(w http.ResponseWriter, r *http.Request, p davpath.P
 	if p.IsRoot() {
 		return h.notAllowed(w)
 	}
-	c, err := parseIf(r)
+	c, err := h.checkIf(ctx, r, p)
 	if err != nil {
-		return err
-	}
-	if err := h.check(ctx, r, c, p); err != nil {
 		return err
 	}
 	g, err := h.confirm(ctx, c, lock.Target{Path: p}, lock.Target{Path: p.Parent()})

@@ -95,26 +95,30 @@ func (e *env) mustDo(code int, method, target string, h hdr, body string) *httpt
 
 // ms is a parsed multistatus body.
 type ms struct {
-	Responses []struct {
-		Href      []string `xml:"DAV: href"`
-		Status    string   `xml:"DAV: status"`
-		Propstats []struct {
-			Status string `xml:"DAV: status"`
-			Prop   struct {
-				Any []struct {
-					XMLName xml.Name
-					Lang    string `xml:"http://www.w3.org/XML/1998/namespace lang,attr"`
-					Inner   string `xml:",innerxml"`
-				} `xml:",any"`
-			} `xml:"DAV: prop"`
-			Error struct {
-				Inner string `xml:",innerxml"`
-			} `xml:"DAV: error"`
-		} `xml:"DAV: propstat"`
-		Error struct {
-			Inner string `xml:",innerxml"`
-		} `xml:"DAV: error"`
-	} `xml:"DAV: response"`
+	Responses []msResponse `xml:"DAV: response"`
+}
+
+type msResponse struct {
+	Href      []string     `xml:"DAV: href"`
+	Status    string       `xml:"DAV: status"`
+	Propstats []msPropstat `xml:"DAV: propstat"`
+	Error     msInner      `xml:"DAV: error"`
+}
+
+type msPropstat struct {
+	Status string `xml:"DAV: status"`
+	Prop   struct {
+		Any []struct {
+			XMLName xml.Name
+			Lang    string `xml:"http://www.w3.org/XML/1998/namespace lang,attr"`
+			Inner   string `xml:",innerxml"`
+		} `xml:",any"`
+	} `xml:"DAV: prop"`
+	Error msInner `xml:"DAV: error"`
+}
+
+type msInner struct {
+	Inner string `xml:",innerxml"`
 }
 
 func checkMultistatus(t *testing.T, b []byte) ms {
@@ -127,33 +131,17 @@ func checkMultistatus(t *testing.T, b []byte) ms {
 		if len(r.Href) == 0 {
 			t.Errorf("RFC 4918 §14.24: response without href\n%s", b)
 		}
-		for _, s := range append([]string{r.Status}, statuses(r.Propstats)...) {
+		statuses := []string{r.Status}
+		for _, ps := range r.Propstats {
+			statuses = append(statuses, ps.Status)
+		}
+		for _, s := range statuses {
 			if strings.HasPrefix(s, "HTTP/1.1 1") {
 				t.Errorf("RFC 4918 §13: 1xx status inside a 207: %s", s)
 			}
 		}
 	}
 	return m
-}
-
-func statuses(ps []struct {
-	Status string `xml:"DAV: status"`
-	Prop   struct {
-		Any []struct {
-			XMLName xml.Name
-			Lang    string `xml:"http://www.w3.org/XML/1998/namespace lang,attr"`
-			Inner   string `xml:",innerxml"`
-		} `xml:",any"`
-	} `xml:"DAV: prop"`
-	Error struct {
-		Inner string `xml:",innerxml"`
-	} `xml:"DAV: error"`
-}) []string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.Status)
-	}
-	return out
 }
 
 // propStatus returns, per href, property local name → status code string.

@@ -52,11 +52,8 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	if err != nil {
 		return err
 	}
-	c, err := parseIf(r)
+	c, err := h.checkIf(ctx, r, p)
 	if err != nil {
-		return err
-	}
-	if err := h.check(ctx, r, c, p); err != nil {
 		return err
 	}
 	pf := &propfind{
@@ -281,11 +278,8 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, p davpa
 	if err := checkHTTPConds(r, true, info); err != nil {
 		return err
 	}
-	c, err := parseIf(r)
+	c, err := h.checkIf(ctx, r, p)
 	if err != nil {
-		return err
-	}
-	if err := h.check(ctx, r, c, p); err != nil {
 		return err
 	}
 	g, err := h.confirm(ctx, c, lock.Target{Path: p})

@@ -85,11 +85,8 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 	if err := checkHTTPConds(r, true, info); err != nil {
 		return err
 	}
-	c, err := parseIf(r)
+	c, err := h.checkIf(ctx, r, p)
 	if err != nil {
-		return err
-	}
-	if err := h.check(ctx, r, c, p); err != nil {
 		return err
 	}
 	g, err := h.confirm(ctx, c, lock.Target{Path: p, Recursive: info.IsDir}, lock.Target{Path: p.Parent()})
@@ -301,11 +298,8 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	if err := checkHTTPConds(r, true, sinfo); err != nil {
 		return err
 	}
-	c, err := parseIf(r)
+	c, err := h.checkIf(ctx, r, p, dst)
 	if err != nil {
-		return err
-	}
-	if err := h.check(ctx, r, c, p, dst); err != nil {
 		return err
 	}
 	targets := []lock.Target{{Path: dst, Recursive: dexists}, {Path: dst.Parent()}}
