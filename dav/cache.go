@@ -134,7 +134,7 @@ func (c *listingCache) dropDir(d davpath.Path) {
 		return
 	}
 	for _, e := range cd.shapes {
-		c.bytes -= int64(e.body.size)
+		c.bytes -= int64(e.body.mem)
 	}
 	delete(c.dirs, d)
 }
@@ -178,7 +178,7 @@ func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (body chunk
 		}
 		// Outdated: free it now rather than alongside its replacement. One that merely aged
 		// is admitted again at once.
-		c.bytes -= int64(e.body.size)
+		c.bytes -= int64(e.body.mem)
 		delete(cd.shapes, shape)
 		if e.ver == ver {
 			return chunks{}, false, true, seq
@@ -215,23 +215,36 @@ func (c *listingCache) put(d davpath.Path, shape string, ver, seq uint64, body c
 	if cd == nil {
 		return // dropped meanwhile
 	}
-	for k := range c.dirs {
-		if c.bytes+int64(body.size) <= c.max {
-			break
-		}
-		if k != d {
-			c.dropDir(k)
-		}
-	}
-	if c.bytes+int64(body.size) > c.max {
-		return
-	}
 	if old := cd.shapes[shape]; old != nil {
-		c.bytes -= int64(old.body.size)
+		c.bytes -= int64(old.body.mem)
+		delete(cd.shapes, shape)
+	}
+	c.makeRoom(int64(body.mem))
+	if c.bytes+int64(body.mem) > c.max {
+		return
 	}
 	delete(cd.seen, shape)
 	cd.shapes[shape] = &cachedListing{ver: ver, at: time.Now(), body: body}
-	c.bytes += int64(body.size)
+	c.bytes += int64(body.mem)
+}
+
+// makeRoom frees renderings until n more bytes fit: aged ones first, then any (the map's order
+// is as good as any other here). c.mu must be held.
+func (c *listingCache) makeRoom(n int64) {
+	for _, agedOnly := range []bool{true, false} {
+		for _, cd := range c.dirs {
+			for shape, e := range cd.shapes {
+				if c.bytes+n <= c.max {
+					return
+				}
+				if agedOnly && time.Since(e.at) <= cacheMaxAge {
+					continue
+				}
+				c.bytes -= int64(e.body.mem)
+				delete(cd.shapes, shape)
+			}
+		}
+	}
 }
 
 // beginCapture reserves the right to collect one rendering; endCapture releases it.
@@ -245,6 +258,7 @@ type chunks struct {
 	list [][]byte // pieces to write in order: views into buf chunks, or the shared constant
 	buf  []byte   // the chunk being filled
 	size int      // bytes the rendering stands for
+	mem  int      // bytes it holds (the chunks' capacity; the shared constant is not counted)
 }
 
 const chunkSize = 64 << 10
@@ -273,6 +287,7 @@ func (c *chunks) copyIn(b []byte) {
 	}
 	if cap(c.buf)-len(c.buf) < len(b) {
 		c.buf = make([]byte, 0, max(chunkSize, len(b)))
+		c.mem += cap(c.buf)
 	}
 	start := len(c.buf)
 	c.buf = append(c.buf, b...)

@@ -36,3 +36,42 @@ func TestListingCacheRefusesRenderingsOverlappedByWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestListingCacheBudget: renderings of the same collection in two shapes share the budget, a
+// new one makes room by evicting, and the accounting returns to zero.
+func TestListingCacheBudget(t *testing.T) {
+	lc := newListingCache()
+	lc.max = 3 * chunkSize
+	render := func(n int) chunks {
+		var c chunks
+		for i := 0; i < n; i++ {
+			c.append(make([]byte, chunkSize))
+		}
+		return c
+	}
+	keep := func(shape string, n int) {
+		lc.get("/d", shape, 1)
+		_, _, admit, seq := lc.get("/d", shape, 1)
+		if !admit {
+			t.Fatalf("%s not admitted", shape)
+		}
+		lc.put("/d", shape, 1, seq, render(n))
+	}
+	hit := func(shape string) bool { _, h, _, _ := lc.get("/d", shape, 1); return h }
+	keep("allprop", 2)
+	keep("props", 1)
+	if !hit("allprop") || !hit("props") {
+		t.Fatal("two shapes that fit together are not both kept")
+	}
+	keep("propname", 2)
+	if !hit("propname") {
+		t.Fatal("a new rendering did not make room")
+	}
+	if lc.bytes > lc.max {
+		t.Fatalf("over budget: %d > %d", lc.bytes, lc.max)
+	}
+	lc.writeDone(lc.writeStarted([]writeScope{{Path: "/d"}}))
+	if lc.bytes != 0 {
+		t.Fatalf("accounting after dropping everything: %d", lc.bytes)
+	}
+}
