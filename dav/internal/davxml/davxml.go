@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // Errors returned, wrapped with detail, by the parsers.
@@ -138,6 +139,7 @@ type parser struct {
 	lr    *limitReader
 	d     *xml.Decoder
 	lim   Limits
+	br    *bufio.Reader // pooled; released by close
 	stack []frame
 	ns    map[string][]binding // prefix -> bindings, innermost last
 	props int
@@ -151,13 +153,15 @@ type parser struct {
 func newParser(r io.Reader, lim Limits) (*parser, bool, error) {
 	lim = lim.withDefaults()
 	lr := &limitReader{r: r, n: lim.MaxBytes}
-	br := bufio.NewReaderSize(lr, 4096)
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(lr)
 	if b, err := br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
 		br.Discard(3)
 	}
 	for {
 		c, err := br.ReadByte()
 		if err != nil {
+			putReader(br)
 			if lr.tooLarge {
 				return nil, false, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, lim.MaxBytes)
 			}
@@ -174,7 +178,23 @@ func newParser(r io.Reader, lim Limits) (*parser, bool, error) {
 	d := xml.NewDecoder(br)
 	d.Strict = true
 	d.CharsetReader = charsetReader
-	return &parser{lr: lr, d: d, lim: lim, ns: make(map[string][]binding)}, false, nil
+	return &parser{lr: lr, br: br, d: d, lim: lim, ns: make(map[string][]binding)}, false, nil
+}
+
+// readerPool recycles the buffered readers of request bodies (one per PROPFIND otherwise).
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readerPool.Put(br)
+}
+
+// close returns the parser's reader to the pool; the parser must not be used afterwards.
+func (p *parser) close() {
+	if p.br != nil {
+		putReader(p.br)
+		p.br = nil
+	}
 }
 
 // charsetReader accepts the single-byte encodings that old clients declare.

@@ -67,6 +67,7 @@ func ParsePropfind(r io.Reader, lim Limits) (Propfind, error) {
 	if empty {
 		return Propfind{Kind: AllProp}, nil
 	}
+	defer p.close()
 	var (
 		pf                      Propfind
 		nAll, nName, nProp, nIn int
@@ -137,6 +138,7 @@ func ParseProppatch(r io.Reader, lim Limits) ([]PatchOp, error) {
 	if empty {
 		return nil, fmt.Errorf("%w: empty PROPPATCH body", ErrMalformed)
 	}
+	defer p.close()
 	var ops []PatchOp
 	err = p.document(dav("propertyupdate"), func(n xml.Name) error {
 		remove := n == dav("remove")
@@ -199,6 +201,7 @@ func ParseLockInfo(r io.Reader, lim Limits) (info LockInfo, empty bool, err erro
 	if err != nil || empty {
 		return LockInfo{}, empty, err
 	}
+	defer p.close()
 	var nScope, nType, nOwner int
 	err = p.document(dav("lockinfo"), func(n xml.Name) error {
 		switch n {

@@ -31,12 +31,17 @@ type Writer struct {
 	closed  bool
 	err     error
 	// Buf is scratch space callers may use to assemble one response before Write.
-	Buf []byte
+	Buf     []byte
+	scratch *[]byte
 }
+
+// scratchPool recycles the per-response scratch buffers (Buf).
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // New returns a Writer for w. Nothing is sent until Start.
 func New(w http.ResponseWriter) *Writer {
-	return &Writer{w: w, Buf: make([]byte, 0, 4096)}
+	bp := scratchPool.Get().(*[]byte)
+	return &Writer{w: w, Buf: (*bp)[:0], scratch: bp}
 }
 
 // SetLength announces that exactly n bytes of responses will be written, so the body is sent
@@ -91,6 +96,11 @@ func (m *Writer) Close() error {
 	m.bw.Reset(io.Discard)
 	bufPool.Put(m.bw)
 	m.bw = nil
+	if cap(m.Buf) <= 64<<10 {
+		*m.scratch = m.Buf[:0]
+		scratchPool.Put(m.scratch)
+	}
+	m.Buf, m.scratch = nil, nil
 	return m.err
 }
 
