@@ -100,3 +100,28 @@ func TestCopyTreeFallback(t *testing.T) {
 		t.Error("the walk did not copy the rest")
 	}
 }
+
+// TestDeleteEscapingLink: with no access rules and no locks, DELETE takes its one-call path; a
+// link leaving the root is still refused, as GET and PUT refuse it, and stays.
+func TestDeleteEscapingLink(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("s"), 0o644)
+	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "out"))
+	os.WriteFile(filepath.Join(dir, "plain.txt"), []byte("p"), 0o644)
+	fsys, err := osfs.New(dir, osfs.Options{NoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	lm, _ := memlock.New(memlock.Options{})
+	h, _ := dav.New(dav.Config{Storage: fsys, Props: memprops.New(memprops.Limits{}), Locks: lm})
+	e := &env{t: t, h: h}
+	e.mustDo(403, "DELETE", "/out", nil, "")
+	e.mustDo(403, "PUT", "/out", nil, "x")
+	if _, err := os.Lstat(filepath.Join(dir, "out")); err != nil {
+		t.Fatal("the link was removed")
+	}
+	e.mustDo(204, "DELETE", "/plain.txt", nil, "")
+	e.mustDo(404, "DELETE", "/plain.txt", nil, "")
+}

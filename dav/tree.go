@@ -72,6 +72,9 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 	if p.IsRoot() {
 		return errStatus(http.StatusForbidden, errors.New("DELETE of the root"))
 	}
+	if done, err := h.deletePlain(w, r, p); done || err != nil {
+		return err
+	}
 	info, err := h.fs.Stat(ctx, p)
 	if err != nil {
 		return err
@@ -107,6 +110,34 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// deletePlain is the common DELETE of one file (or empty collection) with no If header, no
+// conditional header, no Depth and no lock anywhere: one storage call, no Stat first. It
+// reports done false when p is a collection with members, for the full path to handle.
+func (h *Handler) deletePlain(w http.ResponseWriter, r *http.Request, p davpath.Path) (bool, error) {
+	if !h.lockFree() || len(r.Header.Values("If")) > 0 || hasHTTPConds(r) || r.Header.Get("Depth") != "" || !h.allowAll {
+		return false, nil
+	}
+	ctx := r.Context()
+	// A lock may appear meanwhile: hold the resource and its parent as the full path does.
+	g, err := h.confirm(ctx, &conds{}, lock.Target{Path: p, Recursive: true}, lock.Target{Path: p.Parent()})
+	if err != nil {
+		return false, nil
+	}
+	defer g.done()
+	err = h.fs.Remove(ctx, p)
+	if errors.Is(err, storage.ErrNotEmpty) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	if err := h.dropState(ctx, p); err != nil {
+		return true, err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return true, nil
 }
 
 // removeTree deletes p and everything below it with its dead properties and locks. An error is

@@ -15,8 +15,9 @@
 // A link whose target escapes the root, dangles or loops is skipped by List, and Stat and Open
 // report fs.ErrPermission (escape) or fs.ErrNotExist (dangling, loop). Writes never follow a
 // link: Put and CopyFile replace a link that stays inside the root or dangles with a regular
-// file, refuse one that escapes (fs.ErrPermission, as reading it would), and Remove and
-// RemoveAll remove the link itself. Only regular files and directories are resources: FIFOs, sockets and device nodes are
+// file, refuse one that escapes (fs.ErrPermission, as reading it would); Remove likewise
+// removes a link inside the root and refuses an escaping one; RemoveAll, a whole-tree
+// operation, removes links themselves and never follows them. Only regular files and directories are resources: FIFOs, sockets and device nodes are
 // never listed, and Open uses O_NONBLOCK so that a FIFO cannot stall a request.
 //
 // Entries whose names cannot be a davpath segment (control characters, backslashes, invalid

@@ -52,10 +52,26 @@ func (f *FS) Remove(ctx context.Context, p davpath.Path) error {
 		return fail("remove", p, fs.ErrNotExist)
 	}
 	err := f.inDir(p.Parent(), func(dirfd int) error {
+		if err := f.refuseEscapingLink(dirfd, p); err != nil {
+			return err
+		}
 		return unlinkAt(dirfd, p.Base())
 	})
 	if err != nil {
 		return fail("remove", p, err)
+	}
+	return nil
+}
+
+// refuseEscapingLink fails with the link's error when p is a symbolic link leaving the root:
+// such a link is not a resource (Stat and Open refuse it), so no write may touch it either.
+func (f *FS) refuseEscapingLink(dirfd int, p davpath.Path) error {
+	st, err := statAt(dirfd, p.Base(), unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil || !st.isSymlink() {
+		return nil // unlinkat reports a missing name itself
+	}
+	if _, err := f.follow(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }

@@ -206,9 +206,13 @@ func TestSymlinkEscapes(t *testing.T) {
 		if data, _ := os.ReadFile(secret); string(data) != "secret" {
 			t.Errorf("secret overwritten: %q", data)
 		}
-		// Removing links removes the links, never their targets.
-		if err := b.Remove(ctx, "/etc"); err != nil {
-			t.Errorf("Remove /etc (a link): %v", err)
+		// Remove refuses an escaping link like every other single-resource write; RemoveAll
+		// (the whole-tree fast path) removes links, never their targets.
+		if err := b.Remove(ctx, "/etc"); !errors.Is(err, fs.ErrPermission) {
+			t.Errorf("Remove /etc (an escaping link) = %v, want fs.ErrPermission", err)
+		}
+		if _, err := os.Lstat(filepath.Join(served, "etc")); err != nil {
+			t.Errorf("the link /etc is gone: %v", err)
 		}
 		if err := b.RemoveAll(ctx, "/up"); err != nil {
 			t.Errorf("RemoveAll /up (a link): %v", err)
