@@ -245,13 +245,15 @@ func (h *Handler) allowHeader() string {
 // (LibreOffice and davfs2 reject "2" alone).
 func (h *Handler) serveOptions(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
 	hd := w.Header()
+	// The names are written as RFC 4918 and Microsoft spell them (Set would send "Dav" and
+	// "Ms-Author-Via"): header names are case-insensitive, but not every client's parser is.
 	if h.locks != nil {
-		hd.Set("DAV", "1, 2, 3")
+		hd["DAV"] = []string{"1, 2, 3"}
 	} else {
-		hd.Set("DAV", "1, 3")
+		hd["DAV"] = []string{"1, 3"}
 	}
 	hd.Set("Allow", h.allowHeader())
-	hd.Set("MS-Author-Via", "DAV")
+	hd["MS-Author-Via"] = []string{"DAV"}
 	hd.Set("Accept-Ranges", "bytes")
 	hd.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
