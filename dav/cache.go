@@ -70,12 +70,18 @@ type cachedListing struct {
 	ver  uint64
 	at   time.Time
 	body chunks // the <D:response> elements, without prologue and epilogue
+	// refreshing: one request is rendering this aged listing anew (see cacheRefreshGrace).
+	refreshing bool
 }
 
 // cacheMaxAge bounds how long a rendering is reused even when nothing reported a change: defence
 // in depth against changes no notification covers (see storage/osfs: a hard link made later from
 // outside the tree, writes through a shared memory mapping).
 const cacheMaxAge = 2 * time.Second
+
+// cacheRefreshGrace is how long past cacheMaxAge an aged rendering (nothing reported a change)
+// is still served to other requests while one request renders it anew.
+const cacheRefreshGrace = time.Second
 
 // Cache budget: the whole cache (6 MiB holds the allprop rendering of 10,000 files, about 5 MiB
 // once the shared supportedlock value is left out, with room for small ones), one listing, and
@@ -175,7 +181,17 @@ func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (body chunk
 		c.dirs[d] = cd
 	}
 	if e := cd.shapes[shape]; e != nil {
-		if e.ver == ver && time.Since(e.at) <= cacheMaxAge {
+		age := time.Since(e.at)
+		if e.ver == ver && age <= cacheMaxAge {
+			return e.body, true, false, seq
+		}
+		if e.ver == ver && age <= cacheMaxAge+cacheRefreshGrace {
+			// Aged, nothing reported: one request renders it anew while the others are
+			// still answered from it, instead of all rendering at once.
+			if !e.refreshing {
+				e.refreshing = true
+				return chunks{}, false, true, seq
+			}
 			return e.body, true, false, seq
 		}
 		// Outdated: free it now rather than alongside its replacement. One that merely aged
