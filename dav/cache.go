@@ -39,6 +39,7 @@ type listingCache struct {
 	// capturing counts renderings being collected: one at a time, so that a burst of
 	// identical requests on a cold cache does not hold many copies of a big listing.
 	capturing atomic.Int32
+	now       func() time.Time
 }
 
 // writeScope is what one write may change: the resource at Path, and everything below it when
@@ -92,8 +93,8 @@ const (
 	cacheMaxDirs  = 1024
 )
 
-func newListingCache() *listingCache {
-	return &listingCache{dirs: map[davpath.Path]*cachedDir{}, active: map[uint64][]writeScope{}, max: cacheMaxBytes}
+func newListingCache(now func() time.Time) *listingCache {
+	return &listingCache{dirs: map[davpath.Path]*cachedDir{}, active: map[uint64][]writeScope{}, max: cacheMaxBytes, now: now}
 }
 
 // writeStarted registers a write with its scopes and drops the renderings it concerns;
@@ -159,15 +160,26 @@ func (c *listingCache) busy(d davpath.Path) bool {
 	return false
 }
 
-// get returns the rendering of collection d for shape at version ver, or whether a new
-// rendering should be collected (admit). seq is the point from which a rendering made now must
-// be checked against writes (pass it to put).
-func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (body chunks, hit, admit bool, seq uint64) {
+// lookup is the cache's answer for one request.
+type lookup struct {
+	body chunks // hit: the rendering to send
+	hit  bool
+	// admit: collect this request's rendering and offer it to put.
+	admit bool
+	// verify: an aged rendering (nothing reported a change) that this request renders anew and
+	// compares, byte for byte, then hands to renew. No second copy is held meanwhile.
+	verify *cachedListing
+	// seq is the point from which a rendering made now must be checked against writes.
+	seq uint64
+}
+
+// get looks up the rendering of collection d for shape at version ver.
+func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (l lookup) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	seq = c.seq
+	l.seq = c.seq
 	if c.busy(d) {
-		return chunks{}, false, false, seq
+		return l
 	}
 	cd := c.dirs[d]
 	if cd == nil {
@@ -181,32 +193,74 @@ func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (body chunk
 		c.dirs[d] = cd
 	}
 	if e := cd.shapes[shape]; e != nil {
-		age := time.Since(e.at)
+		age := c.now().Sub(e.at)
 		if e.ver == ver && age <= cacheMaxAge {
-			return e.body, true, false, seq
+			l.body, l.hit = e.body, true
+			return l
 		}
 		if e.ver == ver && age <= cacheMaxAge+cacheRefreshGrace {
-			// Aged, nothing reported: one request renders it anew while the others are
-			// still answered from it, instead of all rendering at once.
+			// Aged, nothing reported: one request renders it anew and compares while the
+			// others are still answered from it, instead of all rendering at once.
 			if !e.refreshing {
 				e.refreshing = true
-				return chunks{}, false, true, seq
+				l.verify = e
+				return l
 			}
-			return e.body, true, false, seq
+			l.body, l.hit = e.body, true
+			return l
 		}
 		// Outdated: free it now rather than alongside its replacement. One that merely aged
 		// is admitted again at once.
 		c.bytes -= int64(e.body.mem)
 		delete(cd.shapes, shape)
 		if e.ver == ver {
-			return chunks{}, false, true, seq
+			l.admit = true
+			return l
 		}
 	}
 	if v, ok := cd.seen[shape]; ok && v == ver {
-		return chunks{}, false, true, seq
+		l.admit = true
+		return l
 	}
 	cd.seen[shape] = ver
-	return chunks{}, false, false, seq
+	return l
+}
+
+// overlapped reports whether a write that concerns d ran since seq (or may have: the record of
+// ended writes does not reach back far enough). c.mu must be held.
+func (c *listingCache) overlapped(d davpath.Path, seq uint64) bool {
+	if c.busy(d) || c.seq-seq >= uint64(len(c.done)) {
+		return true
+	}
+	for s := seq + 1; s <= c.seq; s++ {
+		if e := c.done[s%uint64(len(c.done))]; e.seq == s {
+			for _, w := range e.scopes {
+				if w.concerns(d) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// renew ends the verification of e (see lookup.verify), made at version ver from seq on: a
+// rendering found identical, with no write in between, is good for another cacheMaxAge; any
+// other outcome (a difference, an unfinished rendering, a write) drops it.
+func (c *listingCache) renew(d davpath.Path, shape string, ver, seq uint64, e *cachedListing, same bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.refreshing = false
+	cd := c.dirs[d]
+	if cd == nil || cd.shapes[shape] != e {
+		return // dropped or replaced meanwhile
+	}
+	if !same || e.ver != ver || c.overlapped(d, seq) {
+		c.bytes -= int64(e.body.mem)
+		delete(cd.shapes, shape)
+		return
+	}
+	e.at = c.now()
 }
 
 // put keeps a rendering of d made at version ver from seq on, unless a write that concerns d
@@ -217,17 +271,8 @@ func (c *listingCache) put(d davpath.Path, shape string, ver, seq uint64, body c
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.busy(d) || c.seq-seq >= uint64(len(c.done)) {
+	if c.overlapped(d, seq) {
 		return
-	}
-	for s := seq + 1; s <= c.seq; s++ {
-		if e := c.done[s%uint64(len(c.done))]; e.seq == s {
-			for _, w := range e.scopes {
-				if w.concerns(d) {
-					return
-				}
-			}
-		}
 	}
 	cd := c.dirs[d]
 	if cd == nil {
@@ -242,7 +287,7 @@ func (c *listingCache) put(d davpath.Path, shape string, ver, seq uint64, body c
 		return
 	}
 	delete(cd.seen, shape)
-	cd.shapes[shape] = &cachedListing{ver: ver, at: time.Now(), body: body}
+	cd.shapes[shape] = &cachedListing{ver: ver, at: c.now(), body: body}
 	c.bytes += int64(body.mem)
 }
 
@@ -255,7 +300,7 @@ func (c *listingCache) makeRoom(n int64) {
 				if c.bytes+n <= c.max {
 					return
 				}
-				if agedOnly && time.Since(e.at) <= cacheMaxAge {
+				if agedOnly && c.now().Sub(e.at) <= cacheMaxAge {
 					continue
 				}
 				c.bytes -= int64(e.body.mem)
@@ -319,6 +364,36 @@ func (c *chunks) copyIn(b []byte) {
 	}
 	c.list = append(c.list, piece)
 }
+
+// verifier compares a rendering, fed piece by piece, with a kept one.
+type verifier struct {
+	list [][]byte
+	i    int // piece of list being compared
+	off  int // bytes of list[i] already matched
+	bad  bool
+}
+
+func (v *verifier) feed(b []byte) {
+	for len(b) > 0 && !v.bad {
+		if v.i >= len(v.list) {
+			v.bad = true
+			return
+		}
+		cur := v.list[v.i][v.off:]
+		n := min(len(cur), len(b))
+		if !bytes.Equal(cur[:n], b[:n]) {
+			v.bad = true
+			return
+		}
+		b, v.off = b[n:], v.off+n
+		if v.off == len(v.list[v.i]) {
+			v.i, v.off = v.i+1, 0
+		}
+	}
+}
+
+// same reports whether everything fed so far is exactly the kept rendering.
+func (v *verifier) same() bool { return !v.bad && v.i == len(v.list) && v.off == 0 }
 
 // cacheShape identifies the shape of a request: its kind and property names.
 func (pf *propfind) cacheShape() string {

@@ -1,6 +1,10 @@
 package dav
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 // TestListingCacheRefusesRenderingsOverlappedByWrites drives the cache directly: a write that
 // starts and ends while a rendering is being made must keep that rendering out, whether or not
@@ -20,17 +24,16 @@ func TestListingCacheRefusesRenderingsOverlappedByWrites(t *testing.T) {
 		{"write to a grandchild", writeScope{Path: "/d/sub/x"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			lc := newListingCache()
-			lc.get("/d", "s", 1)                     // first sight
-			_, _, admit, seq := lc.get("/d", "s", 1) // second: admitted, rendering starts at seq
-			if !admit {
+			lc := newListingCache(time.Now)
+			lc.get("/d", "s", 1)      // first sight
+			l := lc.get("/d", "s", 1) // second: admitted, rendering starts at l.seq
+			if !l.admit {
 				t.Fatal("second rendering of the same state not admitted")
 			}
 			lc.writeDone(lc.writeStarted([]writeScope{c.scope}))
 			lc.get("/d", "s", 1) // another request meanwhile: the collection is tracked again
-			lc.put("/d", "s", 1, seq, body)
-			_, hit, _, _ := lc.get("/d", "s", 1)
-			if hit != c.kept {
+			lc.put("/d", "s", 1, l.seq, body)
+			if hit := lc.get("/d", "s", 1).hit; hit != c.kept {
 				t.Fatalf("rendering kept = %v, want %v", hit, c.kept)
 			}
 		})
@@ -40,7 +43,7 @@ func TestListingCacheRefusesRenderingsOverlappedByWrites(t *testing.T) {
 // TestListingCacheBudget: renderings of the same collection in two shapes share the budget, a
 // new one makes room by evicting, and the accounting returns to zero.
 func TestListingCacheBudget(t *testing.T) {
-	lc := newListingCache()
+	lc := newListingCache(time.Now)
 	lc.max = 3 * chunkSize
 	render := func(n int) chunks {
 		var c chunks
@@ -51,13 +54,13 @@ func TestListingCacheBudget(t *testing.T) {
 	}
 	keep := func(shape string, n int) {
 		lc.get("/d", shape, 1)
-		_, _, admit, seq := lc.get("/d", shape, 1)
-		if !admit {
+		l := lc.get("/d", shape, 1)
+		if !l.admit {
 			t.Fatalf("%s not admitted", shape)
 		}
-		lc.put("/d", shape, 1, seq, render(n))
+		lc.put("/d", shape, 1, l.seq, render(n))
 	}
-	hit := func(shape string) bool { _, h, _, _ := lc.get("/d", shape, 1); return h }
+	hit := func(shape string) bool { return lc.get("/d", shape, 1).hit }
 	keep("allprop", 2)
 	keep("props", 1)
 	if !hit("allprop") || !hit("props") {
@@ -73,5 +76,81 @@ func TestListingCacheBudget(t *testing.T) {
 	lc.writeDone(lc.writeStarted([]writeScope{{Path: "/d"}}))
 	if lc.bytes != 0 {
 		t.Fatalf("accounting after dropping everything: %d", lc.bytes)
+	}
+}
+
+// TestListingCacheVerifiesAgedRenderings: an aged rendering is handed to one request to render
+// anew and compare, the others are still served from it, and nothing is copied meanwhile. Only
+// an identical rendering keeps it; a difference or a write in between drops it.
+func TestListingCacheVerifiesAgedRenderings(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		same  bool
+		write bool
+		kept  bool
+	}{
+		{"identical", true, false, true},
+		{"different", false, false, false},
+		{"a write to a member in between", true, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := time.Unix(1e9, 0)
+			lc := newListingCache(func() time.Time { return clock })
+			var body chunks
+			body.append([]byte("<D:response>a</D:response>"))
+			lc.get("/d", "s", 1)
+			lc.put("/d", "s", 1, lc.get("/d", "s", 1).seq, body)
+			mem := lc.bytes
+			clock = clock.Add(cacheMaxAge + time.Millisecond)
+			v := lc.get("/d", "s", 1)
+			if v.verify == nil || v.hit || v.admit {
+				t.Fatalf("aged rendering not handed out for verification: %+v", v)
+			}
+			if o := lc.get("/d", "s", 1); !o.hit || o.verify != nil {
+				t.Fatal("another request is not served from the aged rendering while it is verified")
+			}
+			if lc.bytes != mem {
+				t.Fatalf("verification holds memory: %d bytes, was %d", lc.bytes, mem)
+			}
+			if c.write {
+				lc.writeDone(lc.writeStarted([]writeScope{{Path: "/d/x"}}))
+			}
+			lc.renew("/d", "s", 1, v.seq, v.verify, c.same)
+			if l := lc.get("/d", "s", 1); l.hit != c.kept || l.verify != nil {
+				t.Fatalf("after renew: hit %v verify %v, want hit %v", l.hit, l.verify != nil, c.kept)
+			}
+			if !c.kept && lc.bytes != 0 {
+				t.Fatalf("a dropped rendering is still counted: %d bytes", lc.bytes)
+			}
+		})
+	}
+}
+
+// TestVerifier: the comparison does not depend on how the kept and the new renderings are cut
+// into pieces, and only the exact same bytes, all of them, count as the same.
+func TestVerifier(t *testing.T) {
+	var kept chunks
+	kept.append([]byte("<a>" + supportedLock + "<b>"))
+	kept.append([]byte("<c>"))
+	whole := "<a>" + supportedLock + "<b><c>"
+	for _, c := range []struct {
+		name string
+		feed []string
+		same bool
+	}{
+		{"in one piece", []string{whole}, true},
+		{"in other pieces", []string{"<", "a>" + supportedLock[:5], supportedLock[5:] + "<b><c", ">"}, true},
+		{"unfinished", []string{whole[:len(whole)-1]}, false},
+		{"longer", []string{whole, "x"}, false},
+		{"one byte differs", []string{strings.Replace(whole, "<b>", "<B>", 1)}, false},
+		{"nothing", nil, false},
+	} {
+		v := verifier{list: kept.list}
+		for _, f := range c.feed {
+			v.feed([]byte(f))
+		}
+		if v.same() != c.same {
+			t.Errorf("%s: same = %v", c.name, v.same())
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
@@ -145,5 +146,45 @@ func TestListingCacheConcurrentWrites(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestListingCacheAgedRenderingIsVerified: a change the storage does not report (the version
+// stays the same) is caught when the rendering ages: the request that renders it anew sends the
+// new listing and the old rendering is dropped, not renewed; an unchanged listing is renewed
+// without being copied again.
+func TestListingCacheAgedRenderingIsVerified(t *testing.T) {
+	vfs := &versioned{FS: memfs.New()}
+	var mu sync.Mutex
+	clock := time.Unix(1e9, 0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	e := newEnv(t, func(c *dav.Config) { c.Storage = vfs; c.Now = now })
+	e.fs = vfs.FS
+	e.mustDo(201, "MKCOL", "/d", nil, "")
+	e.put("/d/a", "a")
+	list := func() string {
+		t.Helper()
+		return e.mustDo(207, "PROPFIND", "/d/", hdr{"Depth": "1"}, allprop).Body.String()
+	}
+	list()
+	cached := list()
+	n := vfs.lists.Load()
+	advance(dav.CacheMaxAge + time.Millisecond)
+	if list() != cached || vfs.lists.Load() != n+1 {
+		t.Fatal("an aged listing was not rendered anew, or rendered differently")
+	}
+	if list(); vfs.lists.Load() != n+1 {
+		t.Fatal("an identical re-rendering did not renew the cached listing")
+	}
+
+	if _, _, err := vfs.FS.Put(context.Background(), "/d/unreported", strings.NewReader("x"), storage.PutOptions{Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	advance(dav.CacheMaxAge + time.Millisecond)
+	for i := 0; i < 3; i++ {
+		if !strings.Contains(list(), "/d/unreported") {
+			t.Fatalf("request %d after the rendering aged: the unreported change is missing", i)
+		}
 	}
 }

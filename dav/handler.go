@@ -117,7 +117,6 @@ func New(cfg Config) (*Handler, error) {
 		lim:     cfg.Limits,
 		log:     cfg.Logger,
 		now:     cfg.Now,
-		cache:   newListingCache(),
 	}
 	if j, ok := cfg.Props.(props.Journal); ok {
 		h.journal = j
@@ -132,6 +131,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.cache = newListingCache(h.now)
 	d := DefaultLimits
 	if h.lim.MaxXMLBytes <= 0 {
 		h.lim.MaxXMLBytes = d.MaxXMLBytes

@@ -25,6 +25,9 @@ type propfind struct {
 	// capturing: the responses are also collected in capture for the listing cache.
 	capturing bool
 	capture   chunks
+	// verifying: the responses are compared with an aged rendering in check (lookup.verify).
+	verifying bool
+	check     verifier
 	entries   int
 	limit     int
 }
@@ -86,16 +89,25 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		var ok bool
 		if ver, ok = pf.cacheable(p, c.hasIf); ok {
 			shape = pf.cacheShape()
-			body, hit, admit, s := h.cache.get(p, shape, ver)
-			if hit {
-				pf.m.SetLength(int64(body.size))
-				for _, c := range body.list {
+			l := h.cache.get(p, shape, ver)
+			if l.hit {
+				pf.m.SetLength(int64(l.body.size))
+				for _, c := range l.body.list {
 					pf.m.Write(c)
 				}
 				return pf.m.Close()
 			}
-			if admit && h.cache.beginCapture() {
-				pf.capturing, seq = true, s
+			seq = l.seq
+			if e := l.verify; e != nil {
+				pf.verifying, pf.check = true, verifier{list: e.body.list}
+				defer func() {
+					// Renewed only when the whole listing was rendered, identical, with the
+					// version unchanged; dropped on any other way out.
+					v2, ok := pf.cacheable(p, false)
+					h.cache.renew(p, shape, ver, seq, e, pf.verifying && pf.check.same() && ok && v2 == ver)
+				}()
+			} else if l.admit && h.cache.beginCapture() {
+				pf.capturing = true
 				defer h.cache.endCapture()
 			}
 		}
@@ -173,6 +185,7 @@ func (pf *propfind) failure(p davpath.Path, dir bool, err error) {
 	m.Buf = multistatus.AppendStatusResponse(m.Buf[:0], pf.h.href(p, dir), code, "", nil)
 	m.Write(m.Buf)
 	pf.capturing, pf.capture = false, chunks{}
+	pf.verifying = false
 }
 
 // entry writes one <D:response> for r.
@@ -251,6 +264,9 @@ func (pf *propfind) entry(r *resource) {
 	b = append(b, "</D:response>"...)
 	m.Buf = b
 	m.Write(b)
+	if pf.verifying {
+		pf.check.feed(b)
+	}
 	if pf.capturing {
 		if pf.capture.size+len(b) > cacheMaxEntry {
 			pf.capturing, pf.capture = false, chunks{}
