@@ -65,6 +65,14 @@ type cachedDir struct {
 	// seen admits a rendering only when the same shape is rendered a second time at the same
 	// version with no write in between: under a stream of writes nothing is copied in vain.
 	seen map[string]uint64
+	// oversize: shapes whose rendering at that version outgrew cacheMaxEntry (then collected
+	// coded) or, coded, cacheMaxCoded (then not collected again).
+	oversize map[string]oversize
+}
+
+type oversize struct {
+	ver   uint64
+	coded bool
 }
 
 type cachedListing struct {
@@ -84,12 +92,14 @@ const cacheMaxAge = 2 * time.Second
 // is still served to other requests while one request renders it anew.
 const cacheRefreshGrace = time.Second
 
-// Cache budget: the whole cache (6 MiB holds the allprop rendering of 10,000 files, about 5 MiB
-// once the shared supportedlock value is left out, with room for small ones), one listing, and
-// the number of collections tracked.
+// Cache budget: the whole cache; one plain rendering (1.5 MiB holds the allprop rendering of a
+// thousand files with dead properties); one coded rendering (about 25,000 files in allprop: see
+// coded.go, bigger listings are kept coded, about 150 bytes an entry, so that the memory held
+// grows slowly with the size of a listing); and the number of collections tracked.
 const (
 	cacheMaxBytes = 6 << 20
-	cacheMaxEntry = 8 << 20
+	cacheMaxEntry = 3 << 19
+	cacheMaxCoded = 4 << 20
 	cacheMaxDirs  = 1024
 )
 
@@ -164,8 +174,9 @@ func (c *listingCache) busy(d davpath.Path) bool {
 type lookup struct {
 	body chunks // hit: the rendering to send
 	hit  bool
-	// admit: collect this request's rendering and offer it to put.
+	// admit: collect this request's rendering and offer it to put; coded: collect it coded.
 	admit bool
+	coded bool
 	// verify: an aged rendering (nothing reported a change) that this request renders anew and
 	// compares, byte for byte, then hands to renew. No second copy is held meanwhile.
 	verify *cachedListing
@@ -218,12 +229,31 @@ func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (l lookup) 
 			return l
 		}
 	}
+	if o, ok := cd.oversize[shape]; ok && o.ver == ver {
+		if !o.coded && c.capturing.Load() == 0 {
+			l.admit, l.coded = true, true
+		}
+		return l
+	}
 	if v, ok := cd.seen[shape]; ok && v == ver {
 		l.admit = true
 		return l
 	}
 	cd.seen[shape] = ver
 	return l
+}
+
+// tooBig notes that the rendering of d in shape at version ver outgrew its limit: plain
+// (cacheMaxEntry), the next one is collected coded (see coded.go); coded (cacheMaxCoded), none.
+func (c *listingCache) tooBig(d davpath.Path, shape string, ver uint64, coded bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cd := c.dirs[d]; cd != nil {
+		if cd.oversize == nil {
+			cd.oversize = map[string]oversize{}
+		}
+		cd.oversize[shape] = oversize{ver: ver, coded: coded}
+	}
 }
 
 // overlapped reports whether a write that concerns d ran since seq (or may have: the record of
@@ -263,10 +293,10 @@ func (c *listingCache) renew(d davpath.Path, shape string, ver, seq uint64, e *c
 	e.at = c.now()
 }
 
-// put keeps a rendering of d made at version ver from seq on, unless a write that concerns d
+// put keeps a rendering of d made at version ver from seq on, of data listed at time at, unless a write that concerns d
 // ran meanwhile (or may have: the record of ended writes does not reach back far enough).
-func (c *listingCache) put(d davpath.Path, shape string, ver, seq uint64, body chunks) {
-	if body.size > cacheMaxEntry {
+func (c *listingCache) put(d davpath.Path, shape string, ver, seq uint64, at time.Time, body chunks) {
+	if (!body.coded && body.size > cacheMaxEntry) || body.mem > cacheMaxCoded {
 		return
 	}
 	c.mu.Lock()
@@ -287,7 +317,7 @@ func (c *listingCache) put(d davpath.Path, shape string, ver, seq uint64, body c
 		return
 	}
 	delete(cd.seen, shape)
-	cd.shapes[shape] = &cachedListing{ver: ver, at: c.now(), body: body}
+	cd.shapes[shape] = &cachedListing{ver: ver, at: at, body: body}
 	c.bytes += int64(body.mem)
 }
 
@@ -322,6 +352,10 @@ type chunks struct {
 	buf  []byte   // the chunk being filled
 	size int      // bytes the rendering stands for
 	mem  int      // bytes it holds (the chunks' capacity; the shared constant is not counted)
+	// coded: the pieces are coded (coded.go) with dictionary dict; they are appended with
+	// appendCodedPiece, whole entries each.
+	coded bool
+	dict  []string
 }
 
 const chunkSize = 64 << 10
@@ -340,6 +374,12 @@ func (c *chunks) append(b []byte) {
 		c.list = append(c.list, supportedLockBytes)
 		b = b[i+len(supportedLockBytes):]
 	}
+}
+
+// appendCodedPiece appends enc, the coding of size bytes of rendering.
+func (c *chunks) appendCodedPiece(enc []byte, size int) {
+	c.size += size
+	c.copyIn(enc)
 }
 
 // copyIn appends b to the current chunk and to the list, merging with the previous piece when it
@@ -365,7 +405,7 @@ func (c *chunks) copyIn(b []byte) {
 	c.list = append(c.list, piece)
 }
 
-// verifier compares a rendering, fed piece by piece, with a kept one.
+// verifier compares a rendering, fed piece by piece, with a kept one (coded ones are fed coded).
 type verifier struct {
 	list [][]byte
 	i    int // piece of list being compared

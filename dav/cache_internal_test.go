@@ -32,7 +32,7 @@ func TestListingCacheRefusesRenderingsOverlappedByWrites(t *testing.T) {
 			}
 			lc.writeDone(lc.writeStarted([]writeScope{c.scope}))
 			lc.get("/d", "s", 1) // another request meanwhile: the collection is tracked again
-			lc.put("/d", "s", 1, l.seq, body)
+			lc.put("/d", "s", 1, l.seq, time.Now(), body)
 			if hit := lc.get("/d", "s", 1).hit; hit != c.kept {
 				t.Fatalf("rendering kept = %v, want %v", hit, c.kept)
 			}
@@ -58,7 +58,7 @@ func TestListingCacheBudget(t *testing.T) {
 		if !l.admit {
 			t.Fatalf("%s not admitted", shape)
 		}
-		lc.put("/d", shape, 1, l.seq, render(n))
+		lc.put("/d", shape, 1, l.seq, time.Now(), render(n))
 	}
 	hit := func(shape string) bool { return lc.get("/d", shape, 1).hit }
 	keep("allprop", 2)
@@ -99,7 +99,7 @@ func TestListingCacheVerifiesAgedRenderings(t *testing.T) {
 			var body chunks
 			body.append([]byte("<D:response>a</D:response>"))
 			lc.get("/d", "s", 1)
-			lc.put("/d", "s", 1, lc.get("/d", "s", 1).seq, body)
+			lc.put("/d", "s", 1, lc.get("/d", "s", 1).seq, clock, body)
 			mem := lc.bytes
 			clock = clock.Add(cacheMaxAge + time.Millisecond)
 			v := lc.get("/d", "s", 1)

@@ -188,3 +188,84 @@ func TestListingCacheAgedRenderingIsVerified(t *testing.T) {
 		}
 	}
 }
+
+// TestListingCacheBigCollection: a collection whose rendering is too big to keep plain is kept
+// coded, and a cache hit expands it to exactly what the storage gives, with the right
+// Content-Length, in any request shape; the changes that drop plain renderings drop it.
+func TestListingCacheBigCollection(t *testing.T) {
+	vfs := &versioned{FS: memfs.New()}
+	var clock atomic.Int64 // renderings age only when the test says, however slow it runs
+	e := newEnv(t, func(c *dav.Config) { c.Storage = vfs; c.Now = func() time.Time { return time.Unix(clock.Load(), 0) } })
+	e.fs = vfs.FS
+	e.mustDo(201, "MKCOL", "/big", nil, "")
+	e.mustDo(201, "MKCOL", "/big/sub", nil, "")
+	ctx := context.Background()
+	for i := 0; i < 2400; i++ { // about 1.7 MiB of allprop rendering
+		if _, _, err := vfs.FS.Put(ctx, davpath.Path(fmt.Sprintf("/big/file-%04d.txt", i)), strings.NewReader("x"), storage.PutOptions{Size: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mustDo(207, "PROPPATCH", "/big/file-0007.txt", nil, `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:c xmlns:x="urn:x">red &amp; blue</x:c></D:prop></D:set></D:propertyupdate>`)
+	const props4 = `<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/><D:getlastmodified/><D:getetag/></D:prop></D:propfind>`
+	list := func(body string) string {
+		t.Helper()
+		// Straight to the handler: the checks of every response (e.mustDo) are made once below,
+		// on a cache hit; on 2 MiB bodies they would make the test slow under the race detector.
+		req := httptest.NewRequest("PROPFIND", "/big/", strings.NewReader(body))
+		req.Header.Set("Depth", "1")
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		if w.Code != 207 {
+			t.Fatalf("PROPFIND: %d", w.Code)
+		}
+		if cl := w.Header().Get("Content-Length"); cl != "" && cl != fmt.Sprint(w.Body.Len()) {
+			t.Fatalf("Content-Length %s for %d bytes", cl, w.Body.Len())
+		}
+		return w.Body.String()
+	}
+	for _, shape := range []string{allprop, props4} {
+		first := list(shape)
+		if shape == allprop && len(first) < 3<<19 {
+			t.Fatalf("the rendering (%d bytes) is small enough to be kept plain: the test does not test coding", len(first))
+		}
+		list(shape) // admitted, found too big to keep plain
+		list(shape) // admitted coded
+		n := vfs.lists.Load()
+		for i := 0; i < 3; i++ {
+			if list(shape) != first {
+				t.Fatal("a listing from the coded rendering differs from the storage's")
+			}
+		}
+		if vfs.lists.Load() != n {
+			t.Fatalf("the kept rendering was not used (%d listings from the storage)", vfs.lists.Load()-n)
+		}
+	}
+	e.mustDo(207, "PROPFIND", "/big/", hdr{"Depth": "1"}, allprop) // a coded hit passes every check
+
+	// Aged: rendered anew, compared coded, renewed.
+	clock.Add(int64(dav.CacheMaxAge/time.Second) + 1)
+	n := vfs.lists.Load()
+	list(allprop)
+	if list(allprop) != list(allprop) || vfs.lists.Load() != n+1 {
+		t.Fatalf("an aged coded rendering: %d listings from the storage, want 1", vfs.lists.Load()-n)
+	}
+
+	list(allprop)
+	e.mustDo(207, "PROPPATCH", "/big/file-0007.txt", nil, `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:c xmlns:x="urn:x">green</x:c></D:prop></D:set></D:propertyupdate>`)
+	if b := list(allprop); !strings.Contains(b, ">green<") || strings.Contains(b, ">red") {
+		t.Fatal("stale dead property after PROPPATCH")
+	}
+	list(allprop)
+	e.put("/big/new.txt", "n")
+	if !strings.Contains(list(allprop), "/big/new.txt") {
+		t.Fatal("stale member list after PUT")
+	}
+	list(allprop)
+	if _, _, err := vfs.FS.Put(ctx, "/big/external.txt", strings.NewReader("x"), storage.PutOptions{Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	vfs.ver.Add(1)
+	if !strings.Contains(list(allprop), "/big/external.txt") {
+		t.Fatal("stale member list after a reported external change")
+	}
+}

@@ -48,10 +48,49 @@ type dateMemo struct {
 
 func (m *dateMemo) append(dst []byte, t time.Time, layout string) []byte {
 	if s := t.Unix(); s != m.sec || m.buf == nil {
-		m.buf = t.UTC().AppendFormat(m.buf[:0], layout)
+		m.buf = appendDate(m.buf[:0], t, layout)
 		m.sec = s
 	}
 	return append(dst, m.buf...)
+}
+
+// Date layouts of live properties: getlastmodified (RFC 4918 §15.7: RFC 1123, as HTTP) and
+// creationdate (§15.1: RFC 3339, in UTC).
+const (
+	layoutHTTP = http.TimeFormat
+	layoutISO  = "2006-01-02T15:04:05Z"
+)
+
+// appendDate formats t in UTC to layout, as t.UTC().AppendFormat does, but without the
+// general formatter for the two layouts of live properties and four-digit years.
+func appendDate(dst []byte, t time.Time, layout string) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 || (layout != layoutHTTP && layout != layoutISO) {
+		return t.AppendFormat(dst, layout)
+	}
+	hh, mm, ss := t.Clock()
+	two := func(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
+	four := func(b []byte, v int) []byte {
+		return append(b, byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
+	}
+	if layout == layoutISO {
+		dst = four(dst, y)
+		dst = two(append(dst, '-'), int(mo))
+		dst = two(append(dst, '-'), d)
+		dst = two(append(dst, 'T'), hh)
+		dst = two(append(dst, ':'), mm)
+		dst = two(append(dst, ':'), ss)
+		return append(dst, 'Z')
+	}
+	dst = append(dst, t.Weekday().String()[:3]...)
+	dst = two(append(dst, ", "...), d)
+	dst = append(append(append(dst, ' '), mo.String()[:3]...), ' ')
+	dst = four(dst, y)
+	dst = two(append(dst, ' '), hh)
+	dst = two(append(dst, ':'), mm)
+	dst = two(append(dst, ':'), ss)
+	return append(dst, " GMT"...)
 }
 
 // liveProp describes one live property (RFC 4918 §15, RFC 4331 §3-4).
@@ -75,7 +114,7 @@ var liveProps = []liveProp{
 		if t.IsZero() {
 			t = r.info.ModTime
 		}
-		return pc.created.append(dst, t, "2006-01-02T15:04:05Z"), true
+		return pc.created.append(dst, t, layoutISO), true
 	}},
 	{"displayname", true, false, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
 		if r.p.IsRoot() || findDead(r.dead, nsDAV, "displayname") >= 0 {
@@ -102,7 +141,7 @@ var liveProps = []liveProp{
 		return davxml.EscapeText(dst, r.info.ETag), true
 	}},
 	{"getlastmodified", true, true, func(pc *propCtx, r *resource, dst []byte) ([]byte, bool) {
-		return pc.modified.append(dst, r.info.ModTime, http.TimeFormat), true
+		return pc.modified.append(dst, r.info.ModTime, layoutHTTP), true
 	}},
 	{"resourcetype", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
 		if r.info.IsDir {

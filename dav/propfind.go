@@ -3,6 +3,8 @@ package dav
 import (
 	"errors"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/davd/davd/access"
 	"github.com/davd/davd/dav/internal/davxml"
@@ -28,6 +30,11 @@ type propfind struct {
 	// verifying: the responses are compared with an aged rendering in check (lookup.verify).
 	verifying bool
 	check     verifier
+	oversize  bool     // the rendering outgrew its limit (cacheMaxEntry, cacheMaxCoded coded)
+	res       resource // the entry being written (one allocation per request, not per entry)
+	coded     bool     // capture or check are coded, with coder
+	coder     coder
+	codeBuf   []byte // scratch: the coding of one entry
 	entries   int
 	limit     int
 }
@@ -84,6 +91,7 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	var (
 		shape    string
 		ver, seq uint64
+		at       time.Time // when the data rendered was listed
 	)
 	if depth == 1 && info.IsDir {
 		var ok bool
@@ -92,22 +100,32 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 			l := h.cache.get(p, shape, ver)
 			if l.hit {
 				pf.m.SetLength(int64(l.body.size))
-				for _, c := range l.body.list {
-					pf.m.Write(c)
+				if !l.body.coded {
+					for _, c := range l.body.list {
+						pf.m.Write(c)
+					}
+					return pf.m.Close()
 				}
+				bp := decodePool.Get().(*[]byte)
+				for _, c := range l.body.list {
+					*bp = decodeTo(pf.m.Write, *bp, l.body.dict, c)
+				}
+				decodePool.Put(bp)
 				return pf.m.Close()
 			}
 			seq = l.seq
+			at = h.now()
 			if e := l.verify; e != nil {
-				pf.verifying, pf.check = true, verifier{list: e.body.list}
+				pf.verifying, pf.check, pf.coded = true, verifier{list: e.body.list}, e.body.coded
 				defer func() {
 					// Renewed only when the whole listing was rendered, identical, with the
 					// version unchanged; dropped on any other way out.
 					v2, ok := pf.cacheable(p, false)
-					h.cache.renew(p, shape, ver, seq, e, pf.verifying && pf.check.same() && ok && v2 == ver)
+					same := pf.verifying && pf.check.same() && (!pf.coded || pf.coder.sameDict(e.body.dict))
+					h.cache.renew(p, shape, ver, seq, e, same && ok && v2 == ver)
 				}()
 			} else if l.admit && h.cache.beginCapture() {
-				pf.capturing = true
+				pf.capturing, pf.coded, pf.capture.coded = true, l.coded, l.coded
 				defer h.cache.endCapture()
 			}
 		}
@@ -122,14 +140,23 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	if depth != 0 && info.IsDir {
 		pf.walk(p, depth)
 	}
+	if pf.oversize {
+		h.cache.tooBig(p, shape, ver, pf.coded)
+	}
 	if pf.capturing {
 		// Keep the rendering only if nothing changed while it was made.
 		if v2, ok := pf.cacheable(p, false); ok && v2 == ver {
-			h.cache.put(p, shape, ver, seq, pf.capture)
+			if pf.coded {
+				pf.capture.dict, pf.capture.mem = pf.coder.dict, pf.capture.mem+pf.coder.mem
+			}
+			h.cache.put(p, shape, ver, seq, at, pf.capture)
 		}
 	}
 	return pf.m.Close()
 }
+
+// decodePool recycles the buffers coded renderings are expanded into.
+var decodePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // walk streams the members of collection d (and below, for Depth: infinity).
 func (pf *propfind) walk(d davpath.Path, depth int) {
@@ -143,7 +170,6 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 		}
 	}
 	var subdirs []davpath.Path
-	res := resource{}
 	for info, err := range h.fs.List(ctx, d) {
 		if err != nil {
 			pf.failure(d, true, err)
@@ -152,18 +178,8 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 		if pf.m.Err() != nil || ctx.Err() != nil {
 			return
 		}
-		q := d.Join(info.Name)
-		if !h.allowAll && !h.access.Allow(ctx, access.Principal(ctx), access.Read, q) {
-			continue
-		}
-		if pf.entries >= pf.limit {
-			pf.failure(d, true, errStatus(http.StatusInsufficientStorage, errors.New("PROPFIND entry limit reached")))
+		if !pf.member(d, info, deadDir[info.Name], depth, &subdirs) {
 			return
-		}
-		res = resource{p: q, info: info, dead: deadDir[info.Name]}
-		pf.entry(&res)
-		if depth == depthInfinity && info.IsDir && !info.Link {
-			subdirs = append(subdirs, q)
 		}
 	}
 	for _, sd := range subdirs {
@@ -171,8 +187,31 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 			pf.failure(d, true, errStatus(http.StatusInsufficientStorage, errors.New("PROPFIND entry limit reached")))
 			return
 		}
+		if pf.m.Err() != nil || ctx.Err() != nil {
+			return
+		}
 		pf.walk(sd, depth)
 	}
+}
+
+// member writes the entry of the member info of collection d, and notes it in subdirs when a
+// Depth: infinity walk must descend into it. It reports false when the walk must stop.
+func (pf *propfind) member(d davpath.Path, info storage.Info, dead []props.Property, depth int, subdirs *[]davpath.Path) bool {
+	h, ctx := pf.h, pf.ctx
+	q := d.Join(info.Name)
+	if !h.allowAll && !h.access.Allow(ctx, access.Principal(ctx), access.Read, q) {
+		return true
+	}
+	if pf.entries >= pf.limit {
+		pf.failure(d, true, errStatus(http.StatusInsufficientStorage, errors.New("PROPFIND entry limit reached")))
+		return false
+	}
+	pf.res = resource{p: q, info: info, dead: dead}
+	pf.entry(&pf.res)
+	if depth == depthInfinity && info.IsDir && !info.Link {
+		*subdirs = append(*subdirs, q)
+	}
+	return true
 }
 
 // failure writes a response entry for a resource whose walk failed after the 207 started.
@@ -264,15 +303,24 @@ func (pf *propfind) entry(r *resource) {
 	b = append(b, "</D:response>"...)
 	m.Buf = b
 	m.Write(b)
-	if pf.verifying {
-		pf.check.feed(b)
+	if !pf.verifying && !pf.capturing {
+		return
 	}
-	if pf.capturing {
-		if pf.capture.size+len(b) > cacheMaxEntry {
-			pf.capturing, pf.capture = false, chunks{}
-		} else {
-			pf.capture.append(b)
-		}
+	if pf.coded {
+		pf.codeBuf = pf.coder.encode(pf.codeBuf[:0], b)
+	}
+	switch {
+	case pf.verifying && pf.coded:
+		pf.check.feed(pf.codeBuf)
+	case pf.verifying:
+		pf.check.feed(b)
+	case pf.coded && pf.capture.mem+pf.coder.mem+len(pf.codeBuf) > cacheMaxCoded,
+		!pf.coded && pf.capture.size+len(b) > cacheMaxEntry:
+		pf.capturing, pf.capture, pf.oversize = false, chunks{}, true
+	case pf.coded:
+		pf.capture.appendCodedPiece(pf.codeBuf, len(b))
+	default:
+		pf.capture.append(b)
 	}
 }
 

@@ -14,7 +14,9 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,7 +146,7 @@ func (f *FS) Stat(ctx context.Context, p davpath.Path) (storage.Info, error) {
 	return n.info(p.Base()), nil
 }
 
-// List yields the members of the collection p. It takes a snapshot under the lock and yields
+// List yields the members of the collection p, in name order. It takes a snapshot under the lock and yields
 // without it, so the caller may call back into the FS.
 func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, error] {
 	return func(yield func(storage.Info, error) bool) {
@@ -167,6 +169,8 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 			infos = append(infos, c.info(name))
 		}
 		f.mu.RUnlock()
+		// In name order: the same tree lists the same way every time, as a directory does.
+		slices.SortFunc(infos, func(a, b storage.Info) int { return strings.Compare(a.Name, b.Name) })
 		for i, in := range infos {
 			if i%listBatch == listBatch-1 {
 				if err := ctx.Err(); err != nil {

@@ -15,9 +15,23 @@ func EscapeText(dst []byte, s string) []byte { return escape(dst, s, false) }
 // which attribute-value normalization would otherwise turn into spaces.
 func EscapeAttr(dst []byte, s string) []byte { return escape(dst, s, true) }
 
+// plain marks the bytes that stand for themselves in both text and attributes: printable ASCII
+// but for & < > and the double quote.
+var plain = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	t['&'], t['<'], t['>'], t['"'] = false, false, false, false
+	return t
+}()
+
 func escape(dst []byte, s string, attr bool) []byte {
 	last := 0
 	for i := 0; i < len(s); {
+		if plain[s[i]] {
+			i++
+			continue
+		}
 		c := s[i]
 		var esc string
 		size := 1
