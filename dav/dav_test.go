@@ -3,6 +3,7 @@ package dav_test
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -921,3 +922,42 @@ type discardRW struct {
 func (d *discardRW) Header() http.Header         { return d.h }
 func (d *discardRW) WriteHeader(c int)           { d.code = c }
 func (d *discardRW) Write(p []byte) (int, error) { return d.w.Write(p) }
+
+// cutRW is a client that goes away after limit bytes of body: every later write fails.
+type cutRW struct {
+	h       http.Header
+	headers int // WriteHeader calls
+	n       int
+	limit   int
+}
+
+func (c *cutRW) Header() http.Header { return c.h }
+func (c *cutRW) WriteHeader(int)     { c.headers++ }
+func (c *cutRW) Write(p []byte) (int, error) {
+	if c.n+len(p) > c.limit {
+		return 0, errors.New("connection reset by peer")
+	}
+	c.n += len(p)
+	return len(p), nil
+}
+
+// TestMultistatusClientGone: a client that goes away in the middle of a 207 (RFC 4918 §13) gets
+// nothing more: no second status, no error body written after the partial document, for a
+// listing rendered, kept plain or kept coded.
+func TestMultistatusClientGone(t *testing.T) {
+	vfs := &versioned{FS: memfs.New()}
+	e := newEnv(t, func(c *dav.Config) { c.Storage = vfs })
+	e.mustDo(201, "MKCOL", "/d", nil, "")
+	for i := 0; i < 300; i++ {
+		e.put(fmt.Sprintf("/d/f%03d", i), "x")
+	}
+	for i := 0; i < 4; i++ { // cold, admitted, then hits
+		req := httptest.NewRequest("PROPFIND", "/d/", strings.NewReader(allprop))
+		req.Header.Set("Depth", "1")
+		rw := &cutRW{h: http.Header{}, limit: 40 << 10}
+		e.h.ServeHTTP(rw, req)
+		if rw.headers != 1 {
+			t.Fatalf("request %d: WriteHeader called %d times", i, rw.headers)
+		}
+	}
+}

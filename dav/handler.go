@@ -13,6 +13,7 @@ import (
 
 	"github.com/davd/davd/access"
 	"github.com/davd/davd/dav/internal/davxml"
+	"github.com/davd/davd/dav/internal/multistatus"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock"
 	"github.com/davd/davd/props"
@@ -166,7 +167,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = h.dispatch(w, r, p)
 		}
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, multistatus.ErrStarted):
+		// The 207 is under way: its status line and part of it were sent. Nothing can be added.
+		h.log.Debug("response cut short", "method", r.Method, "path", r.URL.Path, "err", err)
+	case err != nil:
 		h.writeError(w, r, err)
 	}
 }

@@ -8,6 +8,8 @@ package multistatus
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -80,7 +82,12 @@ func (m *Writer) Write(p []byte) {
 // Err returns the first write error (usually a client that went away); callers stop walking.
 func (m *Writer) Err() error { return m.err }
 
-// Close writes the closing tag and flushes. It is safe to call more than once.
+// ErrStarted marks a failure of a 207 already under way (usually a client that went away): the
+// status has been sent, so the failure can only be logged, never answered.
+var ErrStarted = errors.New("multistatus: response already started")
+
+// Close writes the closing tag and flushes. It is safe to call more than once. A write failure
+// is returned wrapped in ErrStarted.
 func (m *Writer) Close() error {
 	if m.closed {
 		return m.err
@@ -101,6 +108,9 @@ func (m *Writer) Close() error {
 		scratchPool.Put(m.scratch)
 	}
 	m.Buf, m.scratch = nil, nil
+	if m.err != nil {
+		m.err = fmt.Errorf("%w: %w", ErrStarted, m.err)
+	}
 	return m.err
 }
 
