@@ -88,8 +88,30 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if info.ETag != "" {
 		hd.Set("ETag", info.ETag)
 	}
-	http.ServeContent(w, r, "", info.ModTime, withSize(f, info.Size))
+	http.ServeContent(headersFirst(w), r, "", info.ModTime, withSize(f, info.Size))
 	return nil
+}
+
+// flushFirst sends the response headers before the body is copied: net/http then hands the
+// whole body to sendfile(2), instead of first reading 512 bytes through a buffer to sniff a
+// Content-Type that is already set.
+type flushFirst struct {
+	http.ResponseWriter
+	rf io.ReaderFrom
+}
+
+func (w flushFirst) ReadFrom(r io.Reader) (int64, error) {
+	_ = http.NewResponseController(w.ResponseWriter).Flush() // unsupported: the copy still works
+	return w.rf.ReadFrom(r)
+}
+
+func (w flushFirst) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func headersFirst(w http.ResponseWriter) http.ResponseWriter {
+	if rf, ok := w.(io.ReaderFrom); ok {
+		return flushFirst{w, rf}
+	}
+	return w
 }
 
 func (h *Handler) serveCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info) error {
