@@ -18,23 +18,33 @@ var noOpenat2 atomic.Bool
 // for sure (unavailable, a concurrent rename made it give up, an escape it refused), the call
 // goes through os.Root, which stays the reference.
 func (f *FS) open(rel string, flags int) (*os.File, error) {
-	if !noOpenat2.Load() {
-		var fd int
-		var err error
-		how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
-		cerr := f.rootConn.Control(func(root uintptr) { fd, err = unix.Openat2(int(root), rel, &how) })
-		if cerr == nil {
-			switch {
-			case err == nil:
-				return os.NewFile(uintptr(fd), rel), nil
-			case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EINVAL):
-				noOpenat2.Store(true)
-			case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EXDEV), errors.Is(err, unix.EPERM):
-				// Let os.Root decide and report.
-			default:
-				return nil, &os.PathError{Op: "open", Path: rel, Err: err}
-			}
+	if fd, answered, err := f.openat2(rel, flags); answered {
+		if err != nil {
+			return nil, err
 		}
+		return os.NewFile(uintptr(fd), rel), nil
 	}
 	return f.root.OpenFile(rel, flags, 0)
+}
+
+// openat2 is open's fast path: a bare descriptor, or answered false when os.Root must decide.
+func (f *FS) openat2(rel string, flags int) (fd int, answered bool, err error) {
+	if noOpenat2.Load() {
+		return -1, false, nil
+	}
+	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
+	if cerr := f.rootConn.Control(func(root uintptr) { fd, err = unix.Openat2(int(root), rel, &how) }); cerr != nil {
+		return -1, false, nil
+	}
+	switch {
+	case err == nil:
+		return fd, true, nil
+	case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EINVAL):
+		noOpenat2.Store(true)
+	case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EXDEV), errors.Is(err, unix.EPERM):
+		// Let os.Root decide and report.
+	default:
+		return -1, true, &os.PathError{Op: "open", Path: rel, Err: err}
+	}
+	return -1, false, nil
 }

@@ -128,7 +128,16 @@ func (f *FS) inDir(dir davpath.Path, fn func(dirfd int) error) error {
 		}
 		return ferr
 	}
-	d, err := f.open(dir.Rel(), os.O_RDONLY|syscall.O_DIRECTORY)
+	// The directory's descriptor is used bare for the length of fn: an *os.File would cost an
+	// fcntl(2), a finalizer and a closure per write request.
+	if fd, answered, err := f.openat2(dir.Rel(), os.O_RDONLY|syscall.O_DIRECTORY); answered {
+		if err != nil {
+			return &parentError{err}
+		}
+		defer unix.Close(fd)
+		return fn(fd)
+	}
+	d, err := f.root.OpenFile(dir.Rel(), os.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err != nil {
 		return &parentError{err}
 	}
