@@ -95,10 +95,13 @@ func transferDeadlines(d time.Duration, next http.Handler) http.Handler {
 		rc := http.NewResponseController(w)
 		now := time.Now()
 		// Errors mean the connection cannot take deadlines (ErrNotSupported); then the
-		// server-wide timeouts are all there is.
-		rc.SetReadDeadline(now.Add(d))
+		// server-wide timeouts are all there is. A request without a body has nothing to read.
+		hasBody := r.Body != nil && r.Body != http.NoBody
+		if hasBody {
+			rc.SetReadDeadline(now.Add(d))
+		}
 		rc.SetWriteDeadline(now.Add(d))
-		if r.Body != nil && r.Body != http.NoBody {
+		if hasBody {
 			// Wrap the body in a shallow copy of the request: net/http looks at its own
 			// request's Body after the handler (an unread Expect: 100-continue body must not
 			// be drained, or a 401 waits for a body the client will never send).
@@ -107,8 +110,8 @@ func transferDeadlines(d time.Duration, next http.Handler) http.Handler {
 		}
 		pw := &progressWriter{ResponseWriter: w, rc: rc, d: d, last: now}
 		next.ServeHTTP(pw, r)
-		// Leave the final flush the same allowance.
-		rc.SetWriteDeadline(time.Now().Add(d))
+		// Leave the final flush (nearly) the same allowance.
+		pw.extend()
 	})
 }
 
@@ -151,7 +154,8 @@ func (w *progressWriter) Write(b []byte) (int, error) {
 }
 
 // sendfileChunk is how much of a file one sendfile(2) run may send before the write deadline
-// is pushed forward: at 1 MiB/s, 8 MiB takes 8 s, well inside any sane transfer timeout.
+// is pushed forward (when it is older than d/extendEvery): at 1 MiB/s, 8 MiB takes 8 s, well
+// inside any sane transfer timeout.
 const sendfileChunk = 8 << 20
 
 // ReadFrom keeps downloads on the sendfile path (http.ServeContent copies an
@@ -169,8 +173,7 @@ func (w *progressWriter) ReadFrom(r io.Reader) (int64, error) {
 		defer func() { lr.N = remain }()
 	}
 	for remain != 0 {
-		w.rc.SetWriteDeadline(time.Now().Add(w.d))
-		w.last = time.Now()
+		w.extend()
 		n := int64(sendfileChunk)
 		if remain >= 0 && remain < n {
 			n = remain
