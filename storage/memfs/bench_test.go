@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/davd/davd/dav/davtest"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/storage"
 )
@@ -19,19 +20,7 @@ func BenchmarkList10k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		n := 0
-		for _, err := range f.List(ctx, davpath.Root) {
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n != 10_000 {
-			b.Fatalf("listed %d", n)
-		}
-	}
+	davtest.BenchList(b, f, davpath.Root, 10_000)
 }
 
 func BenchmarkPut4K(b *testing.B) {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/davd/davd/dav/davtest"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/storage"
 )
@@ -35,20 +36,7 @@ func BenchmarkList10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		n := 0
-		for _, err := range f.List(ctx, davpath.Root) {
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n != 10_000 {
-			b.Fatalf("listed %d", n)
-		}
-	}
+	davtest.BenchList(b, f, davpath.Root, 10_000)
 }
 
 // BenchmarkListStrategies compares ways of describing every entry of a 10,000-file directory
