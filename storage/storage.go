@@ -36,8 +36,8 @@ type Info struct {
 	Link bool
 }
 
-// File is an open resource for reading. Local-disk backends return *os.File so that net/http can
-// use sendfile(2).
+// File is an open resource for reading. Local-disk backends return a File that implements
+// syscall.Conn (as *os.File does), so that net/http can use sendfile(2).
 type File interface {
 	io.ReadSeekCloser
 }

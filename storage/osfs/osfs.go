@@ -339,11 +339,51 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 // can send it with sendfile(2); the Info comes from fstat of the opened file, so it describes
 // exactly the content being read.
 func (f *FS) Open(ctx context.Context, p davpath.Path) (storage.File, storage.Info, error) {
+	if fd, answered, err := f.openRegularFD(ctx, p); answered {
+		if err != nil {
+			return nil, storage.Info{}, fail("open", p, err)
+		}
+		st, err := statAt(fd, "", unix.AT_EMPTY_PATH)
+		if err == nil {
+			err = regularOnly(st)
+		}
+		if err != nil {
+			unix.Close(fd)
+			return nil, storage.Info{}, fail("open", p, err)
+		}
+		return &file{fd: fd, name: p.Rel()}, st.info(p.Base()), nil
+	}
 	file, st, err := f.openRegular(ctx, p)
 	if err != nil {
 		return nil, storage.Info{}, fail("open", p, err)
 	}
 	return file, st.info(p.Base()), nil
+}
+
+// openRegularFD is Open's fast path: the bare descriptor from openat2, or answered false when
+// os.Root must decide (openRegular).
+func (f *FS) openRegularFD(ctx context.Context, p davpath.Path) (fd int, answered bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return -1, true, err
+	}
+	if p.IsRoot() {
+		return -1, true, storage.ErrIsDir
+	}
+	if hidden(p.Base()) {
+		return -1, true, fs.ErrNotExist
+	}
+	return f.openat2(p.Rel(), os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY)
+}
+
+// regularOnly refuses what Open must not serve: collections, and anything but regular files.
+func regularOnly(st stat) error {
+	switch {
+	case st.isDir():
+		return storage.ErrIsDir
+	case !st.isReg():
+		return fs.ErrNotExist
+	}
+	return nil
 }
 
 // openRegular opens p, which must be a regular file, and describes it.
@@ -363,12 +403,8 @@ func (f *FS) openRegular(ctx context.Context, p davpath.Path) (*os.File, stat, e
 		return nil, stat{}, err
 	}
 	st, err := fstat(file)
-	switch {
-	case err != nil:
-	case st.isDir():
-		err = storage.ErrIsDir
-	case !st.isReg():
-		err = fs.ErrNotExist
+	if err == nil {
+		err = regularOnly(st)
 	}
 	if err != nil {
 		file.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/storage"
 	"github.com/davd/davd/storage/osfs"
+	"golang.org/x/sys/unix"
 )
 
 // escapeTree builds base/outside (with a secret) and base/served, whose links try to get out.
@@ -370,19 +371,52 @@ func TestNonResources(t *testing.T) {
 	}
 }
 
-func TestOpenReturnsOSFile(t *testing.T) {
+// TestOpenSendfile: Open returns a File whose descriptor net/http can hand to sendfile(2)
+// (syscall.Conn, as *os.File), and that reads, seeks and closes like one.
+func TestOpenSendfile(t *testing.T) {
 	ctx := context.Background()
 	b, _ := newFS(t, osfs.Options{NoFsync: true})
-	if _, _, err := b.Put(ctx, "/f", strings.NewReader("x"), storage.PutOptions{Size: 1}); err != nil {
+	if _, _, err := b.Put(ctx, "/f", strings.NewReader("hello"), storage.PutOptions{Size: 5}); err != nil {
 		t.Fatal(err)
 	}
 	f, _, err := b.Open(ctx, "/f")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if _, ok := f.(*os.File); !ok {
-		t.Errorf("Open returns %T, want *os.File (sendfile)", f)
+	sc, ok := f.(syscall.Conn)
+	if !ok {
+		t.Fatalf("Open returns %T, without SyscallConn: no sendfile", f)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	var n int
+	var perr error
+	if err := rc.Read(func(fd uintptr) bool { n, perr = unix.Pread(int(fd), buf, 1); return true }); err != nil || perr != nil {
+		t.Fatal(err, perr)
+	}
+	if string(buf[:n]) != "ello" {
+		t.Fatalf("the descriptor reads %q", buf[:n])
+	}
+	if all, err := io.ReadAll(f); err != nil || string(all) != "hello" {
+		t.Fatalf("ReadAll: %q, %v", all, err)
+	}
+	if pos, err := f.Seek(1, io.SeekStart); err != nil || pos != 1 {
+		t.Fatalf("Seek: %d, %v", pos, err)
+	}
+	if all, _ := io.ReadAll(f); string(all) != "ello" {
+		t.Fatalf("after Seek: %q", all)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err == nil {
+		t.Error("a second Close did not fail (it could close another file's descriptor)")
+	}
+	if _, err := f.Read(buf); err == nil {
+		t.Error("Read after Close did not fail")
 	}
 }
 
