@@ -230,9 +230,7 @@ func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (l lookup) 
 		}
 	}
 	if o, ok := cd.oversize[shape]; ok && o.ver == ver {
-		if !o.coded && c.capturing.Load() == 0 {
-			l.admit, l.coded = true, true
-		}
+		l.admit, l.coded = !o.coded, !o.coded
 		return l
 	}
 	if v, ok := cd.seen[shape]; ok && v == ver {

@@ -30,9 +30,8 @@ type propfind struct {
 	// verifying: the responses are compared with an aged rendering in check (lookup.verify).
 	verifying bool
 	check     verifier
-	oversize  bool     // the rendering outgrew its limit (cacheMaxEntry, cacheMaxCoded coded)
-	res       resource // the entry being written (one allocation per request, not per entry)
-	coded     bool     // capture or check are coded, with coder
+	oversize  bool // the rendering outgrew its limit (cacheMaxEntry, cacheMaxCoded coded)
+	coded     bool // capture or check are coded, with coder
 	coder     coder
 	codeBuf   []byte // scratch: the coding of one entry
 	entries   int
@@ -170,6 +169,7 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 		}
 	}
 	var subdirs []davpath.Path
+	res := resource{}
 	for info, err := range h.fs.List(ctx, d) {
 		if err != nil {
 			pf.failure(d, true, err)
@@ -178,8 +178,18 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 		if pf.m.Err() != nil || ctx.Err() != nil {
 			return
 		}
-		if !pf.member(d, info, deadDir[info.Name], depth, &subdirs) {
+		q := d.Join(info.Name)
+		if !h.allowAll && !h.access.Allow(ctx, access.Principal(ctx), access.Read, q) {
+			continue
+		}
+		if pf.entries >= pf.limit {
+			pf.failure(d, true, errStatus(http.StatusInsufficientStorage, errors.New("PROPFIND entry limit reached")))
 			return
+		}
+		res = resource{p: q, info: info, dead: deadDir[info.Name]}
+		pf.entry(&res)
+		if depth == depthInfinity && info.IsDir && !info.Link {
+			subdirs = append(subdirs, q)
 		}
 	}
 	for _, sd := range subdirs {
@@ -187,31 +197,8 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 			pf.failure(d, true, errStatus(http.StatusInsufficientStorage, errors.New("PROPFIND entry limit reached")))
 			return
 		}
-		if pf.m.Err() != nil || ctx.Err() != nil {
-			return
-		}
 		pf.walk(sd, depth)
 	}
-}
-
-// member writes the entry of the member info of collection d, and notes it in subdirs when a
-// Depth: infinity walk must descend into it. It reports false when the walk must stop.
-func (pf *propfind) member(d davpath.Path, info storage.Info, dead []props.Property, depth int, subdirs *[]davpath.Path) bool {
-	h, ctx := pf.h, pf.ctx
-	q := d.Join(info.Name)
-	if !h.allowAll && !h.access.Allow(ctx, access.Principal(ctx), access.Read, q) {
-		return true
-	}
-	if pf.entries >= pf.limit {
-		pf.failure(d, true, errStatus(http.StatusInsufficientStorage, errors.New("PROPFIND entry limit reached")))
-		return false
-	}
-	pf.res = resource{p: q, info: info, dead: dead}
-	pf.entry(&pf.res)
-	if depth == depthInfinity && info.IsDir && !info.Link {
-		*subdirs = append(*subdirs, q)
-	}
-	return true
 }
 
 // failure writes a response entry for a resource whose walk failed after the 207 started.
