@@ -34,9 +34,11 @@ func (v *versioned) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.
 	return v.FS.List(ctx, p)
 }
 
-func TestListingCache(t *testing.T) {
+// listingEnv: a collection /d with one member, on a memfs whose ListVersion the test bumps, and
+// a Depth 1 allprop listing of /d.
+func listingEnv(t *testing.T, mod ...func(*dav.Config)) (*env, *versioned, func() string) {
 	vfs := &versioned{FS: memfs.New()}
-	e := newEnv(t, func(c *dav.Config) { c.Storage = vfs })
+	e := newEnv(t, append([]func(*dav.Config){func(c *dav.Config) { c.Storage = vfs }}, mod...)...)
 	e.fs = vfs.FS
 	e.mustDo(201, "MKCOL", "/d", nil, "")
 	e.put("/d/a", "a")
@@ -44,6 +46,11 @@ func TestListingCache(t *testing.T) {
 		t.Helper()
 		return e.mustDo(207, "PROPFIND", "/d/", hdr{"Depth": "1"}, allprop).Body.String()
 	}
+	return e, vfs, list
+}
+
+func TestListingCache(t *testing.T) {
+	e, vfs, list := listingEnv(t)
 	renders := func() int64 { return vfs.lists.Load() }
 
 	first := list()
@@ -154,19 +161,11 @@ func TestListingCacheConcurrentWrites(t *testing.T) {
 // new listing and the old rendering is dropped, not renewed; an unchanged listing is renewed
 // without being copied again.
 func TestListingCacheAgedRenderingIsVerified(t *testing.T) {
-	vfs := &versioned{FS: memfs.New()}
 	var mu sync.Mutex
 	clock := time.Unix(1e9, 0)
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
-	e := newEnv(t, func(c *dav.Config) { c.Storage = vfs; c.Now = now })
-	e.fs = vfs.FS
-	e.mustDo(201, "MKCOL", "/d", nil, "")
-	e.put("/d/a", "a")
-	list := func() string {
-		t.Helper()
-		return e.mustDo(207, "PROPFIND", "/d/", hdr{"Depth": "1"}, allprop).Body.String()
-	}
+	_, vfs, list := listingEnv(t, func(c *dav.Config) { c.Now = now })
 	list()
 	cached := list()
 	n := vfs.lists.Load()
