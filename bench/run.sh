@@ -7,9 +7,11 @@
 #
 #   -r  rounds (default 1); the table shows medians over rounds, [min..max] when ROUNDS > 1
 #   -d  wrk seconds per throughput workload (default 5; env BENCH_DURATION)
-#   -s  servers (default: "davd davd_fsync gohttp apache lighttpd nginx xnet"; also: rclone)
+#   -s  servers (default: "davd davd_fsync gohttp apache lighttpd nginx xnet"; also: rclone,
+#       davd_nethttp)
 #         davd        ./cmd/davd built from this checkout, -no-fsync -propfind-infinity, no access log
 #         davd_fsync  the same with fsync on (PUT workloads only)
+#         davd_nethttp  davd with -http1 net/http (Go's http.Server instead of server/h1; opt-in)
 #         gohttp      bare Go net/http file server (GET/PUT only): the reference of "GET 4 KiB ≥ 0.95×"
 #         apache      Debian apache2 mod_dav_fs      lighttpd  lighttpd mod_webdav (SQLite props)
 #         nginx       nginx-extras + dav-ext         xnet      golang.org/x/net/webdav (bench/gosrv)
@@ -149,6 +151,14 @@ start_davd() {
 	mkdir -p "$c/state"
 	"$TMP/bin/davd" -root "$TMP/$1/served" -listen "127.0.0.1:$2" -state "$c/state" -no-fsync -access-log=false \
 		-propfind-infinity >"$c/davd.log" 2>&1 &
+	PID[$1]=$!
+	URL[$1]=http://127.0.0.1:$2/
+}
+start_davd_nethttp() {
+	local c=$TMP/$1/conf
+	mkdir -p "$c/state"
+	"$TMP/bin/davd" -root "$TMP/$1/served" -listen "127.0.0.1:$2" -state "$c/state" -no-fsync -access-log=false \
+		-propfind-infinity -http1 net/http >"$c/davd.log" 2>&1 &
 	PID[$1]=$!
 	URL[$1]=http://127.0.0.1:$2/
 }

@@ -40,6 +40,10 @@ type Config struct {
 	Pprof string `toml:"pprof"`
 	// AccessLog writes one structured line per request.
 	AccessLog bool `toml:"access_log"`
+	// HTTP1 chooses what serves plain-HTTP (cleartext) connections: "davd" (the default), the
+	// built-in HTTP/1.1 server of package server/h1, or "net/http", Go's http.Server. HTTPS
+	// (with HTTP/2) is always served by net/http.
+	HTTP1 string `toml:"http1"`
 
 	// InsecureOpen allows listening on a non-loopback address with no users configured, which
 	// gives everyone who can reach the port read and write access to the tree.
@@ -140,12 +144,19 @@ type Limits struct {
 	MaxLocksPerUser int `toml:"max_locks_per_user"`
 }
 
+// The values of Config.HTTP1.
+const (
+	HTTP1Davd    = "davd"
+	HTTP1NetHTTP = "net/http"
+)
+
 // Defaults returns the configuration of `davd` with no flags: ./data on 127.0.0.1:8080.
 func Defaults() Config {
 	return Config{
 		Root:                   "data",
 		Listen:                 "127.0.0.1:8080",
 		AccessLog:              true,
+		HTTP1:                  HTTP1Davd,
 		OptionsUnauthenticated: true,
 		Timeouts: Timeouts{
 			ReadHeader: 20 * time.Second,
@@ -278,6 +289,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateLimits(); err != nil {
 		return err
+	}
+	switch c.HTTP1 {
+	case "", HTTP1Davd, HTTP1NetHTTP:
+	default:
+		return fmt.Errorf("http1: %q is neither %q nor %q", c.HTTP1, HTTP1Davd, HTTP1NetHTTP)
 	}
 	if err := c.validateTransport(); err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props"
 	"github.com/davd/davd/scope"
+	"github.com/davd/davd/server/h1"
 	"github.com/davd/davd/storage"
 	"github.com/davd/davd/storage/osfs"
 	"github.com/davd/davd/store/bolt"
@@ -272,7 +273,8 @@ type browser struct{ *webui.UI }
 func (browser) Wants(r *http.Request) bool { return webui.Wants(r) }
 
 // Run serves c until ctx ends, then shuts down gracefully (in-flight requests get
-// timeouts.shutdown). ready, when set, is called with the bound address once listening.
+// timeouts.shutdown). Plain HTTP is served by package h1 unless c.HTTP1 is "net/http"; HTTPS
+// by net/http. ready, when set, is called with the bound address once listening.
 func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Addr)) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -286,15 +288,17 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	srv := &http.Server{
 		Handler:           in.Handler,
 		ReadHeaderTimeout: c.Timeouts.ReadHeader,
 		IdleTimeout:       c.Timeouts.Idle,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          errLog,
 	}
-	servers := []*http.Server{srv}
 	tlsOn := c.TLS.Cert != ""
+	var primary server = srv
+	front := "net/http"
 	if tlsOn {
 		// Load the pair now so a bad file is a start-up error, not a failed handshake.
 		cert, err := tls.LoadX509KeyPair(c.TLS.Cert, c.TLS.Key)
@@ -306,7 +310,17 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{cert},
 		}
+	} else if c.HTTP1 != HTTP1NetHTTP {
+		primary = &h1.Server{
+			Handler:           in.Handler,
+			ReadHeaderTimeout: c.Timeouts.ReadHeader,
+			IdleTimeout:       c.Timeouts.Idle,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          errLog,
+		}
+		front = "davd"
 	}
+	servers := []server{primary}
 	errc := make(chan error, 2)
 	if c.TLS.RedirectHTTP != "" {
 		rln, err := net.Listen("tcp", c.TLS.RedirectHTTP)
@@ -320,7 +334,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 			ReadHeaderTimeout: c.Timeouts.ReadHeader,
 			IdleTimeout:       c.Timeouts.Idle,
 			MaxHeaderBytes:    16 << 10,
-			ErrorLog:          srv.ErrorLog,
+			ErrorLog:          errLog,
 		}
 		servers = append(servers, rs)
 		log.Info("davd redirecting HTTP to HTTPS", "addr", rln.Addr().String())
@@ -329,7 +343,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 	if c.Pprof != "" {
 		go servePprof(c.Pprof, log)
 	}
-	log.Info("davd serving", "addr", ln.Addr().String(), "tls", tlsOn, "auth", c.AuthEnabled(), "root", c.Root, "state", c.State)
+	log.Info("davd serving", "addr", ln.Addr().String(), "tls", tlsOn, "http1", front, "auth", c.AuthEnabled(), "root", c.Root, "state", c.State)
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -338,7 +352,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 			// ServeTLS adds "h2" to the ALPN protocols: HTTP/2 comes with TLS.
 			errc <- srv.ServeTLS(ln, "", "")
 		} else {
-			errc <- srv.Serve(ln)
+			errc <- primary.Serve(ln)
 		}
 	}()
 	select {
@@ -357,6 +371,16 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 		errs = append(errs, s.Shutdown(sctx))
 	}
 	return errors.Join(errs...)
+}
+
+// maxHeaderBytes bounds a request's line and header.
+const maxHeaderBytes = 64 << 10
+
+// server is what Run needs of an http.Server or an h1.Server.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 func servePprof(addr string, log *slog.Logger) {

@@ -58,6 +58,7 @@ func flags(c *server.Config, configFile *string) *flag.FlagSet {
 	fl.Int64Var(&c.Limits.MaxPutBytes, "max-put-bytes", c.Limits.MaxPutBytes, "maximum upload size in bytes (0: no limit)")
 	fl.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	fl.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
+	fl.StringVar(&c.HTTP1, "http1", c.HTTP1, `what serves plain HTTP: "davd" (built-in HTTP/1.1 server) or "net/http" (Go's)`)
 	return fl
 }
 

@@ -1,0 +1,457 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+type connState int
+
+const (
+	stateNew    connState = iota // accepted, no request read yet
+	stateActive                  // reading a request or running its handler
+	stateIdle                    // waiting for the next request
+)
+
+// conn is one client connection, served by one goroutine: read a request, run the handler,
+// finish the response, and again.
+type conn struct {
+	s      *Server
+	rwc    net.Conn
+	ctx    context.Context
+	remote string
+	since  time.Time // accepted
+
+	// The read side: lr bounds how much the request line and header may read from the socket
+	// (net/http's initial read limit); br reads requests and bodies through it.
+	lr  io.LimitedReader
+	rec recorder
+	br  *bufio.Reader
+	// The write side: bw writes to the socket through connWriter, which keeps the first error.
+	bw   *bufio.Writer
+	werr error
+
+	pend []byte // response body not yet written (see response)
+
+	lastPOST bool // the previous request was a POST (leading CRLF tolerance)
+	// bodyArriving: the connection closes with a request body the client may still be sending.
+	bodyArriving bool
+
+	mu    sync.Mutex // guards state against Shutdown
+	state connState
+}
+
+const (
+	bufSize = 4 << 10
+	// pendSize is how much of a response is held before its framing must be decided: a whole
+	// response up to this size gets a Content-Length (net/http: 2 KiB), and chunked responses
+	// are written in chunks of this size at least.
+	pendSize = 4 << 10
+	// maxPostHandlerReadBytes is how much of a body the handler left unread is read and
+	// dropped to keep the connection, as net/http; more, and the connection is closed.
+	maxPostHandlerReadBytes = 256 << 10
+	// lingerTime and lingerBytes bound the read-and-drop after a response that closes a
+	// connection with a body still arriving (RFC 9112 section 9.6), so the client reads the
+	// response before the reset an unread receive buffer would cause.
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 4 << 20
+)
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+	pendPool   = sync.Pool{New: func() any { b := make([]byte, 0, pendSize); return &b }}
+)
+
+// connWriter is the socket side of bw; it records the first write error.
+type connWriter struct{ c *conn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	n, err := w.c.rwc.Write(p)
+	if err != nil && w.c.werr == nil {
+		w.c.werr = err
+	}
+	return n, err
+}
+
+func (c *conn) serve() {
+	if ra := c.rwc.RemoteAddr(); ra != nil {
+		c.remote = ra.String()
+	}
+	c.lr = io.LimitedReader{R: c.rwc, N: math.MaxInt64}
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.rec.r = &c.lr
+	c.br.Reset(&c.rec)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(connWriter{c})
+	pp := pendPool.Get().(*[]byte)
+	c.pend = (*pp)[:0]
+	var w *response
+	defer func() {
+		if err := recover(); err != nil && err != http.ErrAbortHandler {
+			buf := make([]byte, 64<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			c.s.logf("http: panic serving %v: %v\n%s", c.remote, err, buf)
+		}
+		if w != nil {
+			w.cancel()
+		}
+		c.rwc.Close()
+		c.s.forget(c)
+		// A handler that kept a body or writer past its return holds them, not these.
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		*pp = c.pend[:0]
+		pendPool.Put(pp)
+	}()
+	h := c.s.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	for first := true; ; first = false {
+		if !c.await(first) {
+			return
+		}
+		req, err := c.readRequest()
+		if err != nil {
+			c.refuse(err)
+			return
+		}
+		w = newResponse(c, req)
+		if !w.expectOK() {
+			// answered 417
+		} else if req.Method == http.MethodOptions && req.RequestURI == "*" {
+			w.globalOptions()
+		} else {
+			h.ServeHTTP(w, w.req)
+		}
+		w.finish()
+		keep := w.reusable()
+		c.bw.Flush()
+		if w.wdl {
+			c.rwc.SetWriteDeadline(time.Time{})
+		}
+		w.cancel()
+		w = nil
+		if !keep {
+			if c.werr == nil && c.bodyArriving {
+				c.linger()
+			}
+			return
+		}
+	}
+}
+
+// await waits for the first byte of the next request, under the idle timeout (the header
+// timeout for a connection's first request), and then arms the header timeout. It returns
+// false when the connection is to be closed: the wait failed or the server is shutting down.
+func (c *conn) await(first bool) bool {
+	s := c.s
+	// Like net/http, a kept-alive connection waits for 4 bytes before it reads a request:
+	// a client that sends a stray CRLF or two and closes gets no 400.
+	need := 4
+	if first {
+		need = 1
+	}
+	if c.br.Buffered() < need {
+		c.mu.Lock()
+		if s.closing.Load() {
+			c.mu.Unlock()
+			return false
+		}
+		d := s.ReadHeaderTimeout
+		if !first {
+			c.state = stateIdle
+			d = s.idleTimeout()
+		}
+		if d > 0 {
+			c.rwc.SetReadDeadline(time.Now().Add(d))
+		} else {
+			c.rwc.SetReadDeadline(time.Time{})
+		}
+		c.mu.Unlock()
+		if _, err := c.br.Peek(need); err != nil {
+			return false
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	c.state = stateActive
+	if d := s.ReadHeaderTimeout; d > 0 {
+		c.rwc.SetReadDeadline(time.Now().Add(d))
+	} else if !first {
+		c.rwc.SetReadDeadline(time.Time{}) // a handler's deadline from the previous request
+	}
+	return true
+}
+
+// statusError is a request refused before it reaches the handler.
+type statusError struct {
+	code int
+	text string
+}
+
+func (e statusError) Error() string { return http.StatusText(e.code) + ": " + e.text }
+
+var errTooLarge = errors.New("h1: request header too large")
+
+// readRequest reads and checks one request: http.ReadRequest, then the checks net/http's server
+// makes on top of it.
+func (c *conn) readRequest() (*http.Request, error) {
+	if c.lastPOST {
+		// RFC 9112 section 2.2: a server SHOULD ignore empty lines before a request line
+		// (old clients add CRLF after a POST body).
+		if n := c.br.Buffered(); n > 0 {
+			peek, _ := c.br.Peek(min(n, 4))
+			skip := 0
+			for skip < len(peek) && (peek[skip] == '\r' || peek[skip] == '\n') {
+				skip++
+			}
+			c.br.Discard(skip)
+		}
+	}
+	// http.ReadRequest takes the Host field out of the header, and with an absolute-form
+	// target puts the target's host in req.Host: to check the field as RFC 9112 section 3.2
+	// asks, the header block is kept when the target is not origin-form (rare), and otherwise
+	// looked at in the read buffer if it is still there.
+	pre, _ := c.br.Peek(c.br.Buffered())
+	origin := originForm(pre)
+	c.rec.reads = 0
+	if !origin {
+		c.rec.buf = append(c.rec.buf[:0], pre...)
+		c.rec.on = true
+	}
+	c.lr.N = c.s.maxHeaderBytes() + 4096
+	req, err := http.ReadRequest(c.br)
+	hit := c.lr.N <= 0
+	c.lr.N = math.MaxInt64
+	c.rec.on = false
+	if err != nil {
+		if hit {
+			return nil, errTooLarge
+		}
+		return nil, err
+	}
+	c.lastPOST = req.Method == http.MethodPost
+	// The HTTP/2 preface ("PRI * HTTP/2.0") reaches the handler, as in net/http; other
+	// versions than 1.x do not.
+	h2preface := req.Method == "PRI" && req.RequestURI == "*" && req.ProtoMajor == 2 && req.ProtoMinor == 0
+	if req.ProtoMajor != 1 && !h2preface {
+		return nil, statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
+	}
+	host, haveHost := req.Host, req.Host != ""
+	if req.URL.Host != "" || req.Host == "" {
+		var block []byte
+		switch {
+		case !origin:
+			block = c.rec.buf
+		case c.rec.reads == 0: // nothing was read: the buffer still holds the request
+			block = pre
+		}
+		if block != nil {
+			host, haveHost = hostField(block)
+		}
+	}
+	if !haveHost && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect && !(h2preface && len(req.Header) == 0) {
+		return nil, statusError{http.StatusBadRequest, "missing required Host header"}
+	}
+	if !validHost(host) {
+		return nil, statusError{http.StatusBadRequest, "malformed Host header"}
+	}
+	for k, vv := range req.Header {
+		if !validFieldName(k) {
+			return nil, statusError{http.StatusBadRequest, "invalid header name"}
+		}
+		for _, v := range vv {
+			if !validFieldValue(v) {
+				return nil, statusError{http.StatusBadRequest, "invalid header value"}
+			}
+		}
+	}
+	if req.Body != http.NoBody {
+		// The header deadline is over; the body is bounded by the handler (transfer deadlines).
+		c.rwc.SetReadDeadline(time.Time{})
+	}
+	req.RemoteAddr = c.remote
+	return req, nil
+}
+
+// recorder keeps what is read through it while on.
+type recorder struct {
+	r     io.Reader
+	on    bool
+	reads int
+	buf   []byte
+}
+
+func (r *recorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.reads++
+	if r.on {
+		r.buf = append(r.buf, p[:n]...)
+	}
+	return n, err
+}
+
+// originForm reports whether b starts with a whole request line whose target is origin-form
+// ("/...").
+func originForm(b []byte) bool {
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 {
+		return false
+	}
+	sp := bytes.IndexByte(b[:nl], ' ')
+	return sp >= 0 && sp+1 < nl && b[sp+1] == '/'
+}
+
+// hostField finds the Host field in the header block that starts b (request line, fields,
+// empty line), as textproto reads it: names case-insensitive, values trimmed, continuation
+// lines joined with a space. ReadRequest has refused a block with two Host fields.
+func hostField(b []byte) (host string, ok bool) {
+	first := true
+	inHost := false
+	for len(b) > 0 {
+		nl := bytes.IndexByte(b, '\n')
+		if nl < 0 {
+			nl = len(b)
+		}
+		line := b[:nl]
+		b = b[min(nl+1, len(b)):]
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if first {
+			first = false
+			continue
+		}
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if inHost {
+				host += " " + string(bytes.Trim(line, " \t"))
+			}
+			continue
+		}
+		inHost = false
+		name, value, found := bytes.Cut(line, []byte(":"))
+		if found && equalFold(string(name), "Host") {
+			host, ok, inHost = string(bytes.Trim(value, " \t")), true, true
+		}
+	}
+	return host, ok
+}
+
+// refuse answers a request that could not be read, as net/http does, and the connection closes.
+func (c *conn) refuse(err error) {
+	const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+	var se statusError
+	switch {
+	case err == errTooLarge:
+		const msg = "431 Request Header Fields Too Large"
+		c.bw.WriteString("HTTP/1.1 " + msg + errorHeaders + msg)
+		c.bw.Flush()
+		c.linger()
+	case strings.HasPrefix(err.Error(), "unsupported transfer encoding"):
+		// RFC 9112 section 6.1: a server that receives a transfer coding it does not
+		// understand SHOULD respond with 501. The coding is not echoed.
+		c.bw.WriteString("HTTP/1.1 501 Not Implemented" + errorHeaders + "Unsupported transfer encoding")
+		c.bw.Flush()
+	case isCommonNetReadError(err):
+		// the client went, or timed out: no answer
+	case errors.As(err, &se):
+		status := fmt.Sprintf("%d %s: %s", se.code, http.StatusText(se.code), se.text)
+		c.bw.WriteString("HTTP/1.1 " + status + errorHeaders + status)
+		c.bw.Flush()
+	default:
+		const msg = "400 Bad Request"
+		c.bw.WriteString("HTTP/1.1 " + msg + errorHeaders + msg)
+		c.bw.Flush()
+	}
+}
+
+func isCommonNetReadError(err error) bool {
+	if err == io.EOF {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "read"
+}
+
+// linger closes the write side and reads what the client still sends, for a bounded time, so
+// that closing a socket with unread data does not reset the connection before the client has
+// read the response (net/http's closeWriteAndWait).
+func (c *conn) linger() {
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.rwc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.Copy(io.Discard, io.LimitReader(c.rwc, lingerBytes))
+}
+
+// validHost reports whether h is a plausible Host: the bytes of RFC 3986's host and port
+// (net/http's httpguts.ValidHostHeader).
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		if !hostByte[h[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldName reports whether k is an RFC 9110 token.
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !tokenByte[k[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue reports whether v has no control character other than tab (RFC 9110
+// section 5.5).
+func validFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+var hostByte, tokenByte [256]bool
+
+func init() {
+	for _, r := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" {
+		hostByte[r], tokenByte[r] = true, true
+	}
+	for _, r := range "!$%&'()*+,-.:;=[]_~" {
+		hostByte[r] = true
+	}
+	for _, r := range "!#$%&'*+-.^_`|~" {
+		tokenByte[r] = true
+	}
+}
