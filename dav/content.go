@@ -108,10 +108,30 @@ func (w flushFirst) ReadFrom(r io.Reader) (int64, error) {
 func (w flushFirst) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func headersFirst(w http.ResponseWriter) http.ResponseWriter {
+	if sniffless(w) {
+		return w
+	}
 	if rf, ok := w.(io.ReaderFrom); ok {
 		return flushFirst{w, rf}
 	}
 	return w
+}
+
+// sniffless reports whether w, or a writer it wraps, says its ReadFrom reads nothing ahead when
+// the Content-Type is set (package server/h1's writer does): the flush before the copy would
+// then only cost a write, and such a writer can send a small body in the write of its header.
+func sniffless(w http.ResponseWriter) bool {
+	for range 16 {
+		if _, ok := w.(interface{ ReadFromSniffless() }); ok {
+			return true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+	return false
 }
 
 func (h *Handler) serveCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info) error {

@@ -42,7 +42,8 @@ type conn struct {
 	bw   *bufio.Writer
 	werr error
 
-	pend []byte // response body not yet written (see response)
+	pend []byte  // response body not yet written (see response)
+	pp   *[]byte // pend's pool entry
 
 	lastPOST bool // the previous request was a POST (leading CRLF tolerance)
 	// bodyArriving: the connection closes with a request body the client may still be sending.
@@ -54,6 +55,9 @@ type conn struct {
 
 const (
 	bufSize = 4 << 10
+	// wbufSize is the write buffer: a file of up to about this size leaves in the same write
+	// as its header (ReadFrom).
+	wbufSize = 16 << 10
 	// pendSize is how much of a response is held before its framing must be decided: a whole
 	// response up to this size gets a Content-Length (net/http: 2 KiB), and chunked responses
 	// are written in chunks of this size at least.
@@ -70,7 +74,7 @@ const (
 
 var (
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
-	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, wbufSize) }}
 	pendPool   = sync.Pool{New: func() any { b := make([]byte, 0, pendSize); return &b }}
 )
 
@@ -93,10 +97,6 @@ func (c *conn) serve() {
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.rec.r = &c.lr
 	c.br.Reset(&c.rec)
-	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(connWriter{c})
-	pp := pendPool.Get().(*[]byte)
-	c.pend = (*pp)[:0]
 	var w *response
 	defer func() {
 		if err := recover(); err != nil && err != http.ErrAbortHandler {
@@ -112,10 +112,7 @@ func (c *conn) serve() {
 		// A handler that kept a body or writer past its return holds them, not these.
 		c.br.Reset(nil)
 		readerPool.Put(c.br)
-		c.bw.Reset(nil)
-		writerPool.Put(c.bw)
-		*pp = c.pend[:0]
-		pendPool.Put(pp)
+		c.release()
 	}()
 	h := c.s.Handler
 	if h == nil {
@@ -125,6 +122,7 @@ func (c *conn) serve() {
 		if !c.await(first) {
 			return
 		}
+		c.acquire()
 		req, err := c.readRequest()
 		if err != nil {
 			c.refuse(err)
@@ -146,12 +144,35 @@ func (c *conn) serve() {
 		}
 		w.cancel()
 		w = nil
+		c.release()
 		if !keep {
 			if c.werr == nil && c.bodyArriving {
 				c.linger()
 			}
 			return
 		}
+	}
+}
+
+// acquire takes the write buffers for one request: an idle connection holds none.
+func (c *conn) acquire() {
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(connWriter{c})
+	c.pp = pendPool.Get().(*[]byte)
+	c.pend = (*c.pp)[:0]
+}
+
+// release gives the write buffers back, once the response is flushed.
+func (c *conn) release() {
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
+	}
+	if c.pp != nil {
+		*c.pp = c.pend[:0]
+		pendPool.Put(c.pp)
+		c.pp, c.pend = nil, nil
 	}
 }
 
@@ -366,7 +387,7 @@ func (c *conn) refuse(err error) {
 		c.bw.WriteString("HTTP/1.1 " + msg + errorHeaders + msg)
 		c.bw.Flush()
 		c.linger()
-	case strings.HasPrefix(err.Error(), "unsupported transfer encoding"):
+	case unsupportedTE(err):
 		// RFC 9112 section 6.1: a server that receives a transfer coding it does not
 		// understand SHOULD respond with 501. The coding is not echoed.
 		c.bw.WriteString("HTTP/1.1 501 Not Implemented" + errorHeaders + "Unsupported transfer encoding")
@@ -382,6 +403,16 @@ func (c *conn) refuse(err error) {
 		c.bw.WriteString("HTTP/1.1 " + msg + errorHeaders + msg)
 		c.bw.Flush()
 	}
+}
+
+// unsupportedTE reports whether ReadRequest refused the request's Transfer-Encoding (an
+// unknown coding, or more than one field): net/http's unexported *unsupportedTEError.
+func unsupportedTE(err error) bool {
+	if fmt.Sprintf("%T", err) == "*http.unsupportedTEError" {
+		return true
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unsupported transfer encoding") || strings.HasPrefix(msg, "too many transfer encodings")
 }
 
 func isCommonNetReadError(err error) bool {

@@ -37,6 +37,7 @@ type response struct {
 	closeAfter  bool // the connection closes after this response
 	canContinue bool // the request body still owes the client its 100 Continue
 	wdl         bool // the handler set a write deadline
+	fullDuplex  bool // the handler reads the body while it writes (EnableFullDuplex)
 
 	wantsClose       bool // from the request, before the handler may change its header
 	wants10KeepAlive bool
@@ -44,18 +45,14 @@ type response struct {
 
 func newResponse(c *conn, req *http.Request) *response {
 	ctx, cancel := context.WithCancel(c.ctx)
-	if req.Trailer == nil && len(req.TransferEncoding) > 0 {
-		// A chunked body merges its trailer into the *Request http.ReadRequest made, which
-		// WithContext copies: a map they share is how the handler's copy sees it.
-		req.Trailer = http.Header{}
-	}
+	orig := req
 	req = req.WithContext(ctx)
 	w := &response{c: c, req: req, hdr: make(http.Header), cancel: cancel, clen: -1, head: req.Method == http.MethodHead}
 	connection := first(req.Header["Connection"])
 	w.wantsClose = req.Close || hasToken(connection, "close")
 	w.wants10KeepAlive = req.ProtoMajor == 1 && req.ProtoMinor == 0 && hasToken(connection, "keep-alive")
 	if req.Body != nil && req.Body != http.NoBody {
-		w.body = &body{w: w, src: req.Body}
+		w.body = &body{w: w, src: req.Body, orig: orig}
 		req.Body = w.body
 	}
 	c.bodyArriving = false
@@ -227,7 +224,7 @@ func (w *response) commit(final bool, next []byte) {
 		// follows on the wire is not known to be a request.
 		w.closeAfter = true
 	}
-	if b := w.body; b != nil && !w.closeAfter && !b.sawEOF {
+	if b := w.body; b != nil && !w.closeAfter && !b.sawEOF && !w.fullDuplex {
 		// A body the handler left: read and drop up to maxPostHandlerReadBytes of it to keep
 		// the connection; beyond that, close it (clients that send their whole request before
 		// reading the response must not be left blocked).
@@ -350,24 +347,39 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // writerOnly hides ReadFrom from io.Copy.
 type writerOnly struct{ io.Writer }
 
-// ReadFrom copies src to the body, by sendfile(2) or splice(2) when src allows it (a file, or
-// an *io.LimitedReader over one). Like net/http, the first 512 bytes go through Write so that
-// the response does not start before the source is readable and its type can be sniffed.
+// ReadFrom copies src to the body. A body that fits in the write buffer is read into it and
+// leaves in one write with the header; a bigger one goes by sendfile(2) or splice(2) when src
+// allows it (a file, or an *io.LimitedReader over one). When the Content-Type must be sniffed,
+// the first 512 bytes go through Write first, as net/http does.
 func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
 	if w.done {
 		return 0, errDone
 	}
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
-	rf, ok := w.c.rwc.(io.ReaderFrom)
+	c := w.c
+	rf, ok := c.rwc.(io.ReaderFrom)
 	if !ok {
 		return io.CopyBuffer(writerOnly{w}, src, *bp)
 	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
 	if !w.sent {
-		n0, err := io.CopyBuffer(writerOnly{w}, io.LimitReader(src, sniffLen), *bp)
-		n += n0
-		if err != nil || n0 < sniffLen {
-			return n, err
+		if w.sniffs() {
+			n0, err := io.CopyBuffer(writerOnly{w}, io.LimitReader(src, sniffLen), *bp)
+			n += n0
+			if err != nil || n0 < sniffLen {
+				return n, err
+			}
+		} else if w.clen >= 0 {
+			w.commit(false, nil)
+			if remain := w.clen - w.written; !w.chunked && !w.head && bodyAllowedForStatus(w.status) &&
+				remain <= int64(c.bw.Available()) {
+				n0, err := c.bw.ReadFrom(&io.LimitedReader{R: src, N: remain})
+				w.written += n0
+				return n + n0, err
+			}
 		}
 	}
 	if err := w.FlushError(); err != nil {
@@ -394,11 +406,24 @@ func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
 		}
 	}
 	w.written += n0
-	if err != nil && w.c.werr == nil {
-		w.c.werr = err // the connection is out of step with the declared length
+	if err != nil && c.werr == nil {
+		c.werr = err // the connection is out of step with the declared length
 	}
 	return n + n0, err
 }
+
+// sniffs reports whether the response's Content-Type is to be detected from its body.
+func (w *response) sniffs() bool {
+	if !bodyAllowedForStatus(w.status) {
+		return false
+	}
+	_, have := w.hdr["Content-Type"]
+	return !have && first(w.hdr["Content-Encoding"]) == "" && first(w.hdr["Transfer-Encoding"]) == ""
+}
+
+// ReadFromSniffless marks a writer whose ReadFrom reads nothing ahead when the Content-Type is
+// set (package dav then does not flush the header before the copy).
+func (w *response) ReadFromSniffless() {}
 
 // SetReadDeadline sets the connection's read deadline (http.ResponseController).
 func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }
@@ -408,6 +433,13 @@ func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDe
 func (w *response) SetWriteDeadline(t time.Time) error {
 	w.wdl = true
 	return w.c.rwc.SetWriteDeadline(t)
+}
+
+// EnableFullDuplex lets the handler go on reading the request body after the response has
+// started (http.ResponseController): what it leaves unread then closes the connection.
+func (w *response) EnableFullDuplex() error {
+	w.fullDuplex = true
+	return nil
 }
 
 // finish completes the response after the handler returned.
@@ -455,8 +487,9 @@ func (w *response) reusable() bool {
 type body struct {
 	w         *response
 	src       io.ReadCloser
-	expect    bool // the client sent Expect: 100-continue
-	continued bool // and got its 100 Continue
+	orig      *http.Request // as http.ReadRequest returned it
+	expect    bool          // the client sent Expect: 100-continue
+	continued bool          // and got its 100 Continue
 	closed    bool
 	sawEOF    bool
 }
@@ -475,8 +508,13 @@ func (b *body) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := b.src.Read(p)
-	if err == io.EOF {
+	if err == io.EOF && !b.sawEOF {
 		b.sawEOF = true
+		// A chunked body's trailer lands in the request http.ReadRequest made; the handler has
+		// the copy WithContext made (a declared trailer's map is shared already).
+		if b.orig.Trailer != nil {
+			b.w.req.Trailer = b.orig.Trailer
+		}
 	}
 	return n, err
 }
