@@ -20,13 +20,16 @@ var (
 )
 
 // TestLitmus runs the litmus WebDAV conformance suite (basic, copymove, props, locks, http)
-// against davd at the root and mounted under -prefix /dav. litmus exits 0 even when tests fail,
-// so its summary lines are parsed: 104 of 104 must pass, with no warnings.
+// against davd at the root, mounted under -prefix /dav, and at the root served by Go's
+// net/http instead of davd's own HTTP/1.1 server (-http1 net/http). litmus exits 0 even when
+// tests fail, so its summary lines are parsed: 104 of 104 must pass, with no warnings.
 func TestLitmus(t *testing.T) {
 	litmus := tool(t, "litmus", "litmus")
-	for _, tc := range []struct{ name, prefix string }{{"root", ""}, {"prefix", "/dav"}} {
+	for _, tc := range []struct{ name, prefix, http1 string }{
+		{"root", "", "davd"}, {"prefix", "/dav", "davd"}, {"net-http", "", "net/http"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startServer(t, serverOpts{Prefix: tc.prefix, Flags: []string{"-no-fsync", "-access-log=false"}})
+			s := startServer(t, serverOpts{Prefix: tc.prefix, Flags: []string{"-no-fsync", "-access-log=false", "-http1", tc.http1}})
 			// litmus writes debug.log into its working directory.
 			out, err := runCmd(t, 5*time.Minute, t.TempDir(), nil, nil, litmus, "-k", s.URL)
 			if err != nil {

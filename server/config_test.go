@@ -120,6 +120,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad duration", b + "[timeouts]\nidle = \"forever\"\n", "forever"},
 		{"syntax error names the line", b + "listen = \n", "line 3"},
 		{"negative limit", b + "[limits]\nmax_put_bytes = -1\n", "limits.max_put_bytes: must not be negative"},
+		{"unknown http1", b + "http1 = \"fasthttp\"\n", `http1: "fasthttp" is neither "davd" nor "net/http"`},
 		{"zero read_header", b + "[timeouts]\nread_header = \"0s\"\n", "timeouts.read_header"},
 		{"uri cap above parser's", b + "[limits]\nmax_uri_len = 100000\n", "limits.max_uri_len"},
 		{"per-user above total", b + "[limits]\nmax_locks = 10\nmax_locks_per_user = 20\n", "limits.max_locks_per_user"},

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -311,13 +312,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 			Certificates: []tls.Certificate{cert},
 		}
 	} else if c.HTTP1 != HTTP1NetHTTP {
-		primary = &h1.Server{
-			Handler:           in.Handler,
-			ReadHeaderTimeout: c.Timeouts.ReadHeader,
-			IdleTimeout:       c.Timeouts.Idle,
-			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          errLog,
-		}
+		primary = plainServer(c, in.Handler, errLog)
 		front = "davd"
 	}
 	servers := []server{primary}
@@ -371,6 +366,26 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 		errs = append(errs, s.Shutdown(sctx))
 	}
 	return errors.Join(errs...)
+}
+
+// plainServer is the server of plain-HTTP connections c asks for (c.HTTP1).
+func plainServer(c Config, h http.Handler, errLog *log.Logger) server {
+	if c.HTTP1 == HTTP1NetHTTP {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: c.Timeouts.ReadHeader,
+			IdleTimeout:       c.Timeouts.Idle,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          errLog,
+		}
+	}
+	return &h1.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.Timeouts.ReadHeader,
+		IdleTimeout:       c.Timeouts.Idle,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          errLog,
+	}
 }
 
 // maxHeaderBytes bounds a request's line and header.

@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,9 +17,15 @@ import (
 	"time"
 )
 
+// testSrv is a served instance: its base URL and its listener's address.
+type testSrv struct {
+	URL  string
+	Addr string
+}
+
 // testServer builds an instance from a TOML document (root and state prepended) and serves it
-// on a loopback httptest server.
-func testServer(t *testing.T, doc string) (*httptest.Server, string) {
+// on a loopback listener with the plain-HTTP server the document chooses (http1; default davd's).
+func testServer(t *testing.T, doc string) (testSrv, string) {
 	t.Helper()
 	dir := t.TempDir()
 	c := Defaults()
@@ -35,12 +41,21 @@ func testServer(t *testing.T, doc string) (*httptest.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(in.Handler)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := plainServer(c, in.Handler, log.New(io.Discard, "", 0))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
 		srv.Close()
+		if err := <-done; err != http.ErrServerClosed {
+			t.Errorf("Serve: %v", err)
+		}
 		in.Close()
 	})
-	return srv, c.Root
+	return testSrv{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String()}, c.Root
 }
 
 type client struct {
@@ -266,8 +281,14 @@ func TestForwarded(t *testing.T) {
 }
 
 func TestTransferDeadlines(t *testing.T) {
-	srv, root := testServer(t, "[timeouts]\ntransfer = \"600ms\"\n")
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	for _, front := range []string{HTTP1Davd, HTTP1NetHTTP} {
+		t.Run(front, func(t *testing.T) { testTransferDeadlines(t, front) })
+	}
+}
+
+func testTransferDeadlines(t *testing.T, front string) {
+	srv, root := testServer(t, fmt.Sprintf("http1 = %q\n[timeouts]\ntransfer = \"600ms\"\n", front))
+	addr := srv.Addr
 	put := func(name string, pieces int, gap time.Duration) (string, error) {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -311,17 +332,19 @@ func TestTransferDeadlines(t *testing.T) {
 // gets its 401 at once, without being asked for the body (litmus http.expect100 with auth).
 func TestExpectContinueUnauthorized(t *testing.T) {
 	for _, al := range []bool{true, false} {
-		srv, _ := testServer(t, fmt.Sprintf("access_log = %v\n", al)+users("u"))
-		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(conn, "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		line, err := bufio.NewReader(conn).ReadString('\n')
-		conn.Close()
-		if !strings.HasPrefix(line, "HTTP/1.1 401") {
-			t.Errorf("access_log=%v: first line %q, %v; want a 401 at once", al, line, err)
+		for _, front := range []string{HTTP1Davd, HTTP1NetHTTP} {
+			srv, _ := testServer(t, fmt.Sprintf("access_log = %v\nhttp1 = %q\n", al, front)+users("u"))
+			conn, err := net.Dial("tcp", srv.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(conn, "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			line, err := bufio.NewReader(conn).ReadString('\n')
+			conn.Close()
+			if !strings.HasPrefix(line, "HTTP/1.1 401") {
+				t.Errorf("access_log=%v, http1 %s: first line %q, %v; want a 401 at once", al, front, line, err)
+			}
 		}
 	}
 }
