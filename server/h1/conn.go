@@ -42,6 +42,7 @@ type conn struct {
 	bw   *bufio.Writer
 	werr error
 
+	tail []byte  // written after bw's content by its next flush (flushWith)
 	pend []byte  // response body not yet written (see response)
 	pp   *[]byte // pend's pool entry
 
@@ -82,11 +83,41 @@ var (
 type connWriter struct{ c *conn }
 
 func (w connWriter) Write(p []byte) (int, error) {
-	n, err := w.c.rwc.Write(p)
-	if err != nil && w.c.werr == nil {
-		w.c.werr = err
+	c := w.c
+	if tail := c.tail; tail != nil {
+		// flushWith: p and tail in one writev(2).
+		c.tail = nil
+		bufs := net.Buffers{p, tail}
+		n, err := bufs.WriteTo(c.rwc)
+		if err != nil {
+			if c.werr == nil {
+				c.werr = err
+			}
+			return int(min(n, int64(len(p)))), err
+		}
+		return len(p), nil
+	}
+	n, err := c.rwc.Write(p)
+	if err != nil && c.werr == nil {
+		c.werr = err
 	}
 	return n, err
+}
+
+// flushWith flushes bw followed by p, in one system call: a response's header and a large
+// body (or chunk) leave together.
+func (c *conn) flushWith(p []byte) error {
+	if c.bw.Buffered() == 0 {
+		_, err := connWriter{c}.Write(p)
+		return err
+	}
+	c.tail = p
+	err := c.bw.Flush()
+	c.tail = nil
+	if err == nil {
+		err = c.werr
+	}
+	return err
 }
 
 func (c *conn) serve() {

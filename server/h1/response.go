@@ -159,6 +159,13 @@ func (w *response) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if !w.chunked {
+		if len(p) > c.bw.Available() && c.bw.Buffered() > 0 {
+			// What is buffered (the header, often) and p leave in one writev.
+			if err := c.flushWith(p); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
 		return c.bw.Write(p)
 	}
 	// Chunks are at least pendSize long, however small the writes.
@@ -187,7 +194,11 @@ func (w *response) writeChunk(p []byte) {
 	var b [16]byte
 	bw.Write(strconv.AppendInt(b[:0], int64(len(p)), 16))
 	bw.WriteString("\r\n")
-	bw.Write(p)
+	if len(p) > bw.Available() {
+		w.c.flushWith(p)
+	} else {
+		bw.Write(p)
+	}
 	bw.WriteString("\r\n")
 }
 

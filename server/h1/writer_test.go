@@ -197,3 +197,29 @@ func TestWriterAfterReturn(t *testing.T) {
 		t.Errorf("second response: %s %q %v", rs[1].Status, got, rs[1].Header)
 	}
 }
+
+// TestLargeWrites: a write larger than the write buffer leaves with the buffered header in one
+// writev, with a Content-Length or as one chunk; the bytes and the next response are intact.
+func TestLargeWrites(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 100000/16)
+	addr := serveTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("cl") != "" {
+			w.Header().Set("Content-Length", fmt.Sprint(2*len(big)))
+		}
+		w.Write(big)
+		w.Write(big)
+	}))
+	rs := roundTrips(t, addr,
+		"GET /?cl=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /?cl=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	want := string(big) + string(big)
+	for i, r := range rs {
+		if got := bodyOf(r); got != want {
+			t.Errorf("response %d: %d bytes, equal %v", i, len(got), got == want)
+		}
+	}
+	if rs[0].ContentLength != int64(len(want)) || rs[1].ContentLength != -1 || len(rs[1].TransferEncoding) != 1 {
+		t.Errorf("framing: Content-Length %d; %d, %v", rs[0].ContentLength, rs[1].ContentLength, rs[1].TransferEncoding)
+	}
+}
