@@ -572,6 +572,22 @@ func compatCases(t *testing.T) []compatCase {
 				"3\r\nabc\r\n0\r\n\r\n" + get,
 			h:      echo,
 			status: []int{200, 200},
+			// Intended deviation: both frame the body by the Transfer-Encoding, but RFC 9112
+			// section 6.3 says the server MUST close the connection after responding to such a
+			// request; net/http serves the pipelined GET, h1 answers the POST with
+			// Connection: close and closes.
+			deviation: func(t *testing.T, std, h *result) {
+				if got := h.statuses(); !reflect.DeepEqual(got, []int{200}) || h.End != "closed" {
+					t.Errorf("h1: statuses %v (%s), want [200] and closed", got, h.End)
+					return
+				}
+				if r := h.Resps[0]; r.Body != std.Resps[0].Body || !r.Close {
+					t.Errorf("h1: %v; net/http's first: %v", r, std.Resps[0])
+				}
+				if len(h.Seen) != 1 || h.Seen[0].Body != "abc" {
+					t.Errorf("h1: handler saw %v", h.Seen)
+				}
+			},
 		},
 		{
 			name:   "two different Content-Length",

@@ -46,7 +46,8 @@ type conn struct {
 	pend []byte  // response body not yet written (see response)
 	pp   *[]byte // pend's pool entry
 
-	lastPOST bool // the previous request was a POST (leading CRLF tolerance)
+	lastPOST  bool // the previous request was a POST (leading CRLF tolerance)
+	mustClose bool // the request being served must be the connection's last
 	// bodyArriving: the connection closes with a request body the client may still be sending.
 	bodyArriving bool
 
@@ -307,17 +308,26 @@ func (c *conn) readRequest() (*http.Request, error) {
 	if req.ProtoMajor != 1 && !h2preface {
 		return nil, statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
 	}
+	var block []byte // the request's header block as received, when known
+	switch {
+	case !origin:
+		block = c.rec.buf
+	case c.rec.reads == 0: // nothing was read: the buffer still holds the request
+		block = pre
+	}
 	host, haveHost := req.Host, req.Host != ""
-	if req.URL.Host != "" || req.Host == "" {
-		var block []byte
-		switch {
-		case !origin:
-			block = c.rec.buf
-		case c.rec.reads == 0: // nothing was read: the buffer still holds the request
-			block = pre
-		}
-		if block != nil {
-			host, haveHost = hostField(block)
+	if (req.URL.Host != "" || req.Host == "") && block != nil {
+		host, haveHost = field(block, "Host")
+	}
+	// RFC 9112 section 6.3: a request with both Transfer-Encoding and Content-Length may be
+	// an attempt at request smuggling; it is framed by the Transfer-Encoding alone (as
+	// http.ReadRequest does, which drops the Content-Length), and the server MUST close the
+	// connection after responding. net/http keeps it open. When the header block is not at
+	// hand, a chunked request closes its connection anyway.
+	c.mustClose = false
+	if len(req.TransferEncoding) > 0 {
+		if _, ok := field(block, "Content-Length"); ok || block == nil {
+			c.mustClose = true
 		}
 	}
 	if !haveHost && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect && !(h2preface && len(req.Header) == 0) {
@@ -372,12 +382,13 @@ func originForm(b []byte) bool {
 	return sp >= 0 && sp+1 < nl && b[sp+1] == '/'
 }
 
-// hostField finds the Host field in the header block that starts b (request line, fields,
-// empty line), as textproto reads it: names case-insensitive, values trimmed, continuation
-// lines joined with a space. ReadRequest has refused a block with two Host fields.
-func hostField(b []byte) (host string, ok bool) {
+// field finds the first field called name in the header block that starts b (request line,
+// fields, empty line), as textproto reads it: names case-insensitive, values trimmed,
+// continuation lines joined with a space. (ReadRequest has refused a block with two Host
+// fields.)
+func field(b []byte, name string) (value string, ok bool) {
 	first := true
-	inHost := false
+	inField := false
 	for len(b) > 0 {
 		nl := bytes.IndexByte(b, '\n')
 		if nl < 0 {
@@ -394,18 +405,20 @@ func hostField(b []byte) (host string, ok bool) {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if inHost {
-				host += " " + string(bytes.Trim(line, " \t"))
+			if inField {
+				value += " " + string(bytes.Trim(line, " \t"))
 			}
 			continue
 		}
-		inHost = false
-		name, value, found := bytes.Cut(line, []byte(":"))
-		if found && equalFold(string(name), "Host") {
-			host, ok, inHost = string(bytes.Trim(value, " \t")), true, true
+		if ok {
+			break
+		}
+		k, v, found := bytes.Cut(line, []byte(":"))
+		if found && equalFold(string(k), name) {
+			value, ok, inField = string(bytes.Trim(v, " \t")), true, true
 		}
 	}
-	return host, ok
+	return value, ok
 }
 
 // refuse answers a request that could not be read, as net/http does, and the connection closes.

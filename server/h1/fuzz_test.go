@@ -62,8 +62,18 @@ func FuzzAgainstNetHTTP(f *testing.F) {
 			s := &http.Server{Handler: h, MaxHeaderBytes: 8 << 10, ErrorLog: quiet}
 			return func() error { return s.Serve(ln) }, func() { s.Close() }
 		})
+		// RFC 9112 section 6.3: h1 closes the connection after a request with both
+		// Transfer-Encoding and Content-Length (net/http goes on), and after any chunked
+		// request whose header it did not get in one read; its answers are then the first
+		// of net/http's.
+		if smuggle.Match(in) || (step > 0 && chunked.Match(in)) {
+			if !strings.HasPrefix(theirs, ours) {
+				t.Fatalf("input %q, step %d\nh1:       %s\nnet/http: %s (h1's answers should come first)", in, step, ours, theirs)
+			}
+			return
+		}
 		if ours != theirs {
-			t.Fatalf("input %q\nh1:       %s\nnet/http: %s", in, ours, theirs)
+			t.Fatalf("input %q, step %d\nh1:       %s\nnet/http: %s", in, step, ours, theirs)
 		}
 	})
 }
@@ -72,6 +82,11 @@ func FuzzAgainstNetHTTP(f *testing.F) {
 // from this server (net/http: accepted) when its header block did not arrive in one read, the
 // one difference the package comment lists.
 var emptyHost = regexp.MustCompile(`(?im)^host:[ \t]*\r?$`)
+
+var (
+	chunked = regexp.MustCompile(`(?i)transfer-encoding`)
+	smuggle = regexp.MustCompile(`(?is)transfer-encoding.*content-length|content-length.*transfer-encoding`)
+)
 
 var quiet = log.New(io.Discard, "", 0)
 

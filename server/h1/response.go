@@ -47,7 +47,7 @@ func newResponse(c *conn, req *http.Request) *response {
 	ctx, cancel := context.WithCancel(c.ctx)
 	orig := req
 	req = req.WithContext(ctx)
-	w := &response{c: c, req: req, hdr: make(http.Header), cancel: cancel, clen: -1, head: req.Method == http.MethodHead}
+	w := &response{c: c, req: req, hdr: make(http.Header), cancel: cancel, clen: -1, head: req.Method == http.MethodHead, closeAfter: c.mustClose}
 	connection := first(req.Header["Connection"])
 	w.wantsClose = req.Close || hasToken(connection, "close")
 	w.wants10KeepAlive = req.ProtoMajor == 1 && req.ProtoMinor == 0 && hasToken(connection, "keep-alive")

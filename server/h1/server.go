@@ -20,13 +20,18 @@
 // the deadline methods http.ResponseController uses.
 //
 // Differences, on purpose:
+//   - a request with both Transfer-Encoding and Content-Length (a request-smuggling pattern) is
+//     answered and its connection closed, as RFC 9112 section 6.3 requires (net/http keeps the
+//     connection); so is a chunked request whose header block did not arrive in one read (the
+//     fields http.ReadRequest drops can then not be checked).
 //   - no client-gone detection while the handler runs: the request context is cancelled when the
 //     handler returns or the server closes; a client that left is noticed by the next read or
 //     write, which fail. (This is the background read that costs net/http its latency.)
-//   - an HTTP/1.1 request with an empty Host (missing, or an empty field) is refused with 400:
-//     http.ReadRequest does not tell the two apart, and net/http refuses the first.
+//   - an origin-form HTTP/1.1 request with an empty Host field is refused with 400 (net/http:
+//     accepted) when its header block did not arrive in one read: http.ReadRequest drops the
+//     field, and only the raw block tells an empty field from a missing one (which both refuse).
 //   - a response is never longer on the wire than its Content-Length: ReadFrom stops there.
-//   - no Hijack, no trailers, no HTTP/2 (TLS and HTTP/2 stay on net/http).
+//   - no Hijack, no response trailers, no HTTP/2 (TLS and HTTP/2 stay on net/http).
 package h1
 
 import (
