@@ -91,13 +91,18 @@ func (f *FS) ListVersion(ctx context.Context, p davpath.Path) (uint64, bool) {
 	if w == nil || ctx.Err() != nil {
 		return 0, false
 	}
-	dir, err := f.open(p.Rel(), os.O_RDONLY|syscall.O_DIRECTORY)
-	if err != nil {
-		return 0, false
-	}
-	defer dir.Close()
+	// What p names now, resolved as every operation resolves it (its parent beneath the root,
+	// then the last segment itself, not followed): a watched directory that was moved, or an
+	// ancestor renamed, makes the identity differ even though the watch saw nothing.
 	var st unix.Stat_t
-	if unix.Fstat(int(dir.Fd()), &st) != nil {
+	name, flags := p.Base(), unix.AT_SYMLINK_NOFOLLOW
+	if p.IsRoot() {
+		name, flags = ".", 0
+	}
+	err := f.inDir(p.Parent(), func(dirfd int) error {
+		return retry(func() error { return unix.Fstatat(dirfd, name, &st, flags) })
+	})
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return 0, false
 	}
 	w.mu.Lock()
@@ -109,6 +114,15 @@ func (f *FS) ListVersion(ctx context.Context, p davpath.Path) (uint64, bool) {
 		d = nil
 	}
 	if d == nil {
+		dir, err := f.open(p.Rel(), os.O_RDONLY|syscall.O_DIRECTORY)
+		if err != nil {
+			return 0, false
+		}
+		defer dir.Close()
+		var dst unix.Stat_t
+		if unix.Fstat(int(dir.Fd()), &dst) != nil || dst.Dev != st.Dev || dst.Ino != st.Ino {
+			return 0, false // changed in between
+		}
 		if d = w.add(p, dir, &st); d == nil {
 			return 0, false
 		}

@@ -81,6 +81,19 @@ func TestListVersion(t *testing.T) {
 			t.Error("a new directory at the same path got the old version")
 		}
 	})
+	t.Run("the root is vouched for; a collection reached through a link is not", func(t *testing.T) {
+		if _, ok := ver("/"); !ok {
+			t.Error("/ not vouched for")
+		}
+		must(os.MkdirAll(filepath.Join(dir, "target"), 0o755))
+		must(os.Symlink("target", filepath.Join(dir, "linked")))
+		if _, ok := ver("/linked"); ok {
+			t.Error("a collection reached through a link was vouched for (the check does not follow the last segment)")
+		}
+		if _, ok := ver("/target"); !ok {
+			t.Error("/target not vouched for")
+		}
+	})
 	t.Run("symbolic link member is not vouched for once listed", func(t *testing.T) {
 		must(os.MkdirAll(filepath.Join(dir, "s"), 0o755))
 		must(os.Symlink("../d/f", filepath.Join(dir, "s/l")))
