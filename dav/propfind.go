@@ -100,10 +100,7 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 			if l.hit {
 				pf.m.SetLength(int64(l.body.size))
 				if !l.body.coded {
-					for _, c := range l.body.list {
-						pf.m.Write(c)
-					}
-					return pf.m.Close()
+					return pf.m.WriteAll(l.body.list)
 				}
 				bp := decodePool.Get().(*[]byte)
 				for _, c := range l.body.list {

@@ -48,6 +48,16 @@ func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
+// WriteVectors passes a vectored write on, counting its bytes.
+func (s *statusWriter) WriteVectors(bufs [][]byte) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := writeVectors(s.ResponseWriter, bufs)
+	s.bytes += n
+	return n, err
+}
+
 // Unwrap exposes the underlying writer to http.ResponseController.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 

@@ -193,8 +193,32 @@ func (w *progressWriter) ReadFrom(r io.Reader) (int64, error) {
 	return total, nil
 }
 
+// WriteVectors passes a vectored write on (package server/h1 sends it in one system call).
+func (w *progressWriter) WriteVectors(bufs [][]byte) (int64, error) {
+	w.extend()
+	return writeVectors(w.ResponseWriter, bufs)
+}
+
 // Unwrap exposes the underlying writer to http.ResponseController.
 func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// writeVectors writes bufs to w: with w's own WriteVectors when it has one, else one by one.
+func writeVectors(w io.Writer, bufs [][]byte) (int64, error) {
+	if vw, ok := w.(interface {
+		WriteVectors([][]byte) (int64, error)
+	}); ok {
+		return vw.WriteVectors(bufs)
+	}
+	var total int64
+	for _, b := range bufs {
+		n, err := w.Write(b)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
 
 // writerOnly hides ReadFrom so io.Copy does not recurse into it.
 type writerOnly struct{ io.Writer }

@@ -5,7 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -27,6 +28,12 @@ type testSrv struct {
 // on a loopback listener with the plain-HTTP server the document chooses (http1; default davd's).
 func testServer(t *testing.T, doc string) (testSrv, string) {
 	t.Helper()
+	return testServerLog(t, doc, slog.New(slog.DiscardHandler))
+}
+
+// testServerLog is testServer with the instance's log going to log.
+func testServerLog(t *testing.T, doc string, log *slog.Logger) (testSrv, string) {
+	t.Helper()
 	dir := t.TempDir()
 	c := Defaults()
 	c.AccessLog = false
@@ -37,7 +44,7 @@ func testServer(t *testing.T, doc string) (testSrv, string) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	in, err := Build(c, slog.New(slog.DiscardHandler))
+	in, err := Build(c, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +52,7 @@ func testServer(t *testing.T, doc string) (testSrv, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := plainServer(c, in.Handler, log.New(io.Discard, "", 0))
+	srv := plainServer(c, in.Handler, stdlog.New(io.Discard, "", 0))
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -346,5 +353,75 @@ func TestExpectContinueUnauthorized(t *testing.T) {
 				t.Errorf("access_log=%v, http1 %s: first line %q, %v; want a 401 at once", al, front, line, err)
 			}
 		}
+	}
+}
+
+// lockedBuffer is an io.Writer safe for the server's goroutines and the test's.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestCachedListingThroughTheStack: a Depth 1 PROPFIND answered from the listing cache goes
+// through the access log and the transfer deadlines to the plain-HTTP server as one vectored
+// write (server/h1) or write by write (net/http); either way the bytes are those of a fresh
+// rendering, with a Content-Length, and the access log counts them.
+func TestCachedListingThroughTheStack(t *testing.T) {
+	for _, front := range []string{HTTP1Davd, HTTP1NetHTTP} {
+		t.Run(front, func(t *testing.T) {
+			var logs lockedBuffer
+			srv, root := testServerLog(t, fmt.Sprintf("http1 = %q\naccess_log = true\n", front), slog.New(slog.NewTextHandler(&logs, nil)))
+			if err := os.MkdirAll(filepath.Join(root, "d"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 300 {
+				if err := os.WriteFile(filepath.Join(root, "d", fmt.Sprintf("f%03d", i)), []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			client := &http.Client{Timeout: 10 * time.Second}
+			var bodies []string
+			for range 4 {
+				req, _ := http.NewRequest("PROPFIND", srv.URL+"/d/", strings.NewReader(`<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>`))
+				req.Header.Set("Depth", "1")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusMultiStatus {
+					t.Fatalf("PROPFIND: %v, %v", resp.Status, err)
+				}
+				bodies = append(bodies, string(b))
+				if len(bodies) > 2 && resp.ContentLength != int64(len(b)) {
+					t.Errorf("answer %d: Content-Length %d, body %d bytes", len(bodies), resp.ContentLength, len(b))
+				}
+			}
+			for i, b := range bodies[1:] {
+				if b != bodies[0] {
+					t.Errorf("answer %d differs from the first", i+2)
+				}
+			}
+			if n := strings.Count(bodies[0], "<D:response>"); n != 301 {
+				t.Errorf("%d responses, want 301", n)
+			}
+			want := fmt.Sprintf("bytes=%d ", len(bodies[0]))
+			if got := strings.Count(logs.String(), want); got != 4 {
+				t.Errorf("%d access-log lines with %q, want 4:\n%s", got, want, logs.String())
+			}
+		})
 	}
 }

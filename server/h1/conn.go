@@ -42,9 +42,9 @@ type conn struct {
 	bw   *bufio.Writer
 	werr error
 
-	tail []byte  // written after bw's content by its next flush (flushWith)
-	pend []byte  // response body not yet written (see response)
-	pp   *[]byte // pend's pool entry
+	tail [][]byte // written after bw's content by its next flush (flushWith)
+	pend []byte   // response body not yet written (see response)
+	pp   *[]byte  // pend's pool entry
 
 	lastPOST  bool // the previous request was a POST (leading CRLF tolerance)
 	mustClose bool // the request being served must be the connection's last
@@ -88,7 +88,8 @@ func (w connWriter) Write(p []byte) (int, error) {
 	if tail := c.tail; tail != nil {
 		// flushWith: p and tail in one writev(2).
 		c.tail = nil
-		bufs := net.Buffers{p, tail}
+		bufs := make(net.Buffers, 0, 1+len(tail))
+		bufs = append(append(bufs, p), tail...)
 		n, err := bufs.WriteTo(c.rwc)
 		if err != nil {
 			if c.werr == nil {
@@ -106,10 +107,14 @@ func (w connWriter) Write(p []byte) (int, error) {
 }
 
 // flushWith flushes bw followed by p, in one system call: a response's header and a large
-// body (or chunk) leave together.
-func (c *conn) flushWith(p []byte) error {
+// body (or chunk, or a vectored write's buffers) leave together.
+func (c *conn) flushWith(p ...[]byte) error {
 	if c.bw.Buffered() == 0 {
-		_, err := connWriter{c}.Write(p)
+		bufs := append(net.Buffers(nil), p...) // WriteTo consumes its slice: not the caller's
+		_, err := bufs.WriteTo(c.rwc)
+		if err != nil && c.werr == nil {
+			c.werr = err
+		}
 		return err
 	}
 	c.tail = p

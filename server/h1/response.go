@@ -78,6 +78,45 @@ func (w *response) expectOK() bool {
 	return false
 }
 
+// WriteVectors writes bufs as the body, as a Write of their concatenation would, but when the
+// response has a Content-Length it sends them with the header in one writev(2), uncopied
+// (package dav's cached listings).
+func (w *response) WriteVectors(bufs [][]byte) (int64, error) {
+	if w.done {
+		return 0, errDone
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.clen < 0 || w.head || w.chunked || !bodyAllowedForStatus(w.status) || (!w.sent && w.sniffs()) {
+		var total int64
+		for _, b := range bufs {
+			n, err := w.Write(b)
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+		}
+		return total, nil
+	}
+	w.canContinue = false
+	var total int64
+	for _, b := range bufs {
+		total += int64(len(b))
+	}
+	w.written += total
+	if w.written > w.clen {
+		return 0, http.ErrContentLength
+	}
+	if !w.sent {
+		w.commit(false, nil)
+	}
+	if err := w.c.flushWith(bufs...); err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
 // globalOptions answers "OPTIONS *" (RFC 9110 section 9.3.7, a question about the server, not
 // a resource) as net/http does, without the handler: 200, no body. A body over 4 KiB closes
 // the connection.

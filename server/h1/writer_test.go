@@ -223,3 +223,59 @@ func TestLargeWrites(t *testing.T) {
 		t.Errorf("framing: Content-Length %d; %d, %v", rs[0].ContentLength, rs[1].ContentLength, rs[1].TransferEncoding)
 	}
 }
+
+// TestWriteVectors: a vectored body with a Content-Length leaves in one writev with the header;
+// without one it falls back to Write (chunked); HEAD sends no body; more than declared fails.
+func TestWriteVectors(t *testing.T) {
+	parts := [][]byte{[]byte("<a>"), bytes.Repeat([]byte("x"), 40000), []byte("</a>")}
+	want := "<a>" + strings.Repeat("x", 40000) + "</a>"
+	overErr := make(chan error, 1)
+	addr := serveTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		vw := w.(interface {
+			WriteVectors([][]byte) (int64, error)
+		})
+		switch r.URL.Path {
+		case "/cl":
+			w.Header().Set("Content-Length", fmt.Sprint(len(want)))
+		case "/over":
+			w.Header().Set("Content-Length", "5")
+			_, err := vw.WriteVectors(parts)
+			overErr <- err
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		n, err := vw.WriteVectors(parts)
+		if n != int64(len(want)) || err != nil {
+			t.Errorf("%s: WriteVectors = %d, %v", r.URL.Path, n, err)
+		}
+	}))
+	rs := roundTrips(t, addr,
+		"GET /cl HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n",
+		"HEAD /cl HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /cl HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, i := range []int{0, 1, 3} {
+		if got := bodyOf(rs[i]); got != want {
+			t.Errorf("response %d: %d bytes", i, len(got))
+		}
+	}
+	if rs[0].ContentLength != int64(len(want)) || len(rs[1].TransferEncoding) == 0 || rs[2].ContentLength != int64(len(want)) {
+		t.Errorf("framing: %d, %v, HEAD %d", rs[0].ContentLength, rs[1].TransferEncoding, rs[2].ContentLength)
+	}
+	// Nothing of it is sent: the response is short of its Content-Length, so the connection
+	// closes after the header.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET /over HTTP/1.1\r\nHost: x\r\n\r\n")
+	out, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(out), "HTTP/1.1 200 OK\r\n") || strings.Contains(string(out), "xxx") {
+		t.Errorf("past the Content-Length: %q", out)
+	}
+	if err := <-overErr; err != http.ErrContentLength {
+		t.Errorf("past the Content-Length: %v, want http.ErrContentLength", err)
+	}
+}

@@ -79,6 +79,41 @@ func (m *Writer) Write(p []byte) {
 	_, m.err = m.bw.Write(p)
 }
 
+// vectorWriter is a response writer that sends several buffers with one system call
+// (package server/h1's, and the server's middlewares in front of it, which pass the call on).
+type vectorWriter interface {
+	WriteVectors(bufs [][]byte) (int64, error)
+}
+
+// WriteAll writes a whole body of already assembled responses and closes the document: in one
+// vectored write (prologue, chunks, epilogue) when the response writer takes one, else through
+// the buffered writer. Nothing may have been written before; SetLength usually has been.
+func (m *Writer) WriteAll(chunks [][]byte) error {
+	vw, ok := m.w.(vectorWriter)
+	if !ok || m.started {
+		for _, c := range chunks {
+			m.Write(c)
+		}
+		return m.Close()
+	}
+	m.started = true
+	h := m.w.Header()
+	h.Del("Location")
+	h.Set("Content-Type", "application/xml; charset=utf-8")
+	m.w.WriteHeader(http.StatusMultiStatus)
+	bufs := make([][]byte, 0, len(chunks)+2)
+	bufs = append(bufs, []byte(prologue))
+	bufs = append(bufs, chunks...)
+	bufs = append(bufs, []byte(epilogue))
+	_, m.err = vw.WriteVectors(bufs)
+	m.closed = true
+	m.release()
+	if m.err != nil {
+		m.err = fmt.Errorf("%w: %w", ErrStarted, m.err)
+	}
+	return m.err
+}
+
 // Err returns the first write error (usually a client that went away); callers stop walking.
 func (m *Writer) Err() error { return m.err }
 
@@ -103,15 +138,20 @@ func (m *Writer) Close() error {
 	m.bw.Reset(io.Discard)
 	bufPool.Put(m.bw)
 	m.bw = nil
-	if cap(m.Buf) <= 64<<10 {
-		*m.scratch = m.Buf[:0]
-		scratchPool.Put(m.scratch)
-	}
-	m.Buf, m.scratch = nil, nil
+	m.release()
 	if m.err != nil {
 		m.err = fmt.Errorf("%w: %w", ErrStarted, m.err)
 	}
 	return m.err
+}
+
+// release gives the scratch buffer back.
+func (m *Writer) release() {
+	if m.scratch != nil && cap(m.Buf) <= 64<<10 {
+		*m.scratch = m.Buf[:0]
+		scratchPool.Put(m.scratch)
+	}
+	m.Buf, m.scratch = nil, nil
 }
 
 // StatusLine appends "HTTP/1.1 <code> <text>" for a D:status element.
