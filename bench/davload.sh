@@ -21,7 +21,8 @@
 #   copymove        COPY, MOVE, DELETE of a 1,000-file collection (ms)
 #
 # Env: BENCH_DURATION (5) wrk seconds; BENCH_THREADS (2) BENCH_CONNS (8); BENCH_PID ("PID ...")
-# server process trees whose peak RSS (VmHWM, reset before the workload) is reported;
+# server process trees whose peak RSS (VmHWM, reset before the workload) and, for the wrk
+# workloads, CPU time per request (user+system, "cpu_us") are reported;
 # BENCH_BIG_MB (1024); BENCH_REPS (3) repetitions of the curl workloads; BENCH_MAXTIME (120) s;
 # BENCH_TEMPLATE (a generated tree to copy from; big file hard-linked).
 set -u -o pipefail
@@ -99,6 +100,16 @@ pids() {
 		for (p in in_) if (p in up) print p }'
 }
 rss_reset() { local p; for p in $(pids); do echo 5 >"/proc/$p/clear_refs" 2>/dev/null; done; return 0; }
+# cpu_ticks: user+system clock ticks of the server process trees (the fields after the command
+# name, which may hold spaces); processes that exit in between take their ticks with them.
+cpu_ticks() {
+	local p t=0 v
+	for p in $(pids); do
+		v=$(sed -E 's/^.*\) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
 rss_emit() { # WORKLOAD: sum of VmHWM (KiB)
 	[ -n "${BENCH_PID:-}" ] || return 0
 	local p t=0 v
@@ -122,13 +133,20 @@ wrk_run() { # WORKLOAD SCRIPT URL [VAR=VALUE...]   (WRK_T overrides the thread c
 	local wl=$1 script=$2 url=$3 out
 	shift 3
 	rss_reset
+	local t0 t1
+	t0=$(cpu_ticks)
 	out=$(env BENCH_LUA="$HERE/lua" "$@" timeout $((DUR + 60)) wrk -t"${WRK_T:-$THR}" -c"$CON" -d"${DUR}s" --timeout 30s \
 		-s "$HERE/lua/$script" "$url" 2>&1)
+	t1=$(cpu_ticks)
 	if ! grep -q '^WRK rps' <<<"$out"; then
 		emit "$wl" error 1 wrk
 		tail -3 <<<"$out" >&2
 		return 1
 	fi
+	# The server's CPU time per request: unlike req/s it hardly depends on how the two cores are
+	# shared with wrk.
+	[ -n "${BENCH_PID:-}" ] && awk -v L="$LABEL" -v w="$wl" -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+		'/^WRK requests / && $3 > 0 { printf "%s %s cpu_us %.1f us\n", L, w, d * 1e6 / hz / $3 }' <<<"$out"
 	awk -v L="$LABEL" -v w="$wl" '/^WRK requests 0$/ { none = 1 } /^WRK / { if (none && $2 ~ /^lat_/) next
 		u = $2 == "rps" ? "req/s" : $2 ~ /_ms$/ ? "ms" : $2 == "bytes_per_s" ? "B/s" : "count"; print L, w, $2, $3, u }' <<<"$out"
 	rss_emit "$wl"
