@@ -209,15 +209,8 @@ func writeVectors(w io.Writer, bufs [][]byte) (int64, error) {
 	}); ok {
 		return vw.WriteVectors(bufs)
 	}
-	var total int64
-	for _, b := range bufs {
-		n, err := w.Write(b)
-		total += int64(n)
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
+	each := append(net.Buffers(nil), bufs...) // WriteTo consumes its slice: not the caller's
+	return each.WriteTo(writerOnly{w})        // Write by Write
 }
 
 // writerOnly hides ReadFrom so io.Copy does not recurse into it.

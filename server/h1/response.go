@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -89,15 +90,8 @@ func (w *response) WriteVectors(bufs [][]byte) (int64, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	if w.clen < 0 || w.head || w.chunked || !bodyAllowedForStatus(w.status) || (!w.sent && w.sniffs()) {
-		var total int64
-		for _, b := range bufs {
-			n, err := w.Write(b)
-			total += int64(n)
-			if err != nil {
-				return total, err
-			}
-		}
-		return total, nil
+		each := append(net.Buffers(nil), bufs...) // WriteTo consumes its slice: not the caller's
+		return each.WriteTo(writerOnly{w})        // Write by Write
 	}
 	w.canContinue = false
 	var total int64
