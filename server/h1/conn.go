@@ -141,7 +141,11 @@ func (c *conn) serve() {
 			buf = buf[:runtime.Stack(buf, false)]
 			c.s.logf("http: panic serving %v: %v\n%s", c.remote, err, buf)
 		}
-		if w != nil {
+		if w != nil { // the handler panicked: its writer and body are done too
+			w.done = true
+			if w.body != nil {
+				w.body.closed = true
+			}
 			w.cancel()
 		}
 		c.rwc.Close()
