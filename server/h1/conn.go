@@ -30,6 +30,7 @@ type conn struct {
 	s      *Server
 	rwc    net.Conn
 	ctx    context.Context
+	cancel context.CancelFunc
 	remote string
 	since  time.Time // accepted
 
@@ -149,6 +150,7 @@ func (c *conn) serve() {
 			w.cancel()
 		}
 		c.rwc.Close()
+		c.cancel()
 		c.s.forget(c)
 		// A handler that kept a body or writer past its return holds them, not these.
 		c.br.Reset(nil)

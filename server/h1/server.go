@@ -206,7 +206,10 @@ func (s *Server) newConn(rwc net.Conn) *conn {
 		return nil
 	}
 	c := &conn{s: s, rwc: rwc, since: time.Now()}
-	c.ctx = context.WithValue(s.ctx, http.LocalAddrContextKey, rwc.LocalAddr())
+	// Each connection has a cancellable context of its own: its requests' contexts register
+	// with it, not all with the server's (one lock and map every request of every connection
+	// would contend on).
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(s.ctx, http.LocalAddrContextKey, rwc.LocalAddr()))
 	s.conns[c] = struct{}{}
 	return c
 }
