@@ -194,10 +194,12 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if err != nil {
 		return err
 	}
-	// The current state is needed only for conditional headers and for locks; a plain upload
-	// with no lock anywhere goes straight to the storage, which refuses a collection itself.
+	// The current state is needed only for conditional headers, for locks, and for a client
+	// that waits for "100 Continue" (it must hear of a collection in the way before it sends
+	// the body); a plain upload with no lock anywhere goes straight to the storage, which
+	// refuses a collection itself, maybe only once a small body is in.
 	exists := true
-	if c.hasIf || hasHTTPConds(r) || !h.lockFree() {
+	if c.hasIf || hasHTTPConds(r) || !h.lockFree() || expectsContinue(r) {
 		info, err := h.fs.Stat(ctx, p)
 		exists = err == nil
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -249,6 +251,12 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 		w.WriteHeader(http.StatusNoContent)
 	}
 	return nil
+}
+
+// expectsContinue reports whether the client waits for "100 Continue" before it sends the
+// body (RFC 9110 section 10.1.1).
+func expectsContinue(r *http.Request) bool {
+	return strings.EqualFold(strings.TrimSpace(r.Header.Get("Expect")), "100-continue")
 }
 
 // ocMtime parses the ownCloud/rclone X-OC-Mtime request header (Unix seconds, maybe fractional).

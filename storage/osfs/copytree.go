@@ -81,7 +81,7 @@ func (f *FS) copyDir(ctx context.Context, sd *os.File, dfd, depth int) error {
 					return err
 				}
 			case t.IsRegular():
-				if err := f.copyMember(sfd, dfd, name); err != nil {
+				if err := f.copyMember(ctx, sfd, dfd, name); err != nil {
 					return err
 				}
 			}
@@ -116,7 +116,7 @@ func (f *FS) copySubdir(ctx context.Context, sfd, dfd int, name string, depth in
 
 // copyMember copies one regular file with raw descriptors: a reflink when the file system can,
 // else copy_file_range(2) until the size read from fstat is reached.
-func (f *FS) copyMember(sfd, dfd int, name string) error {
+func (f *FS) copyMember(ctx context.Context, sfd, dfd int, name string) error {
 	in, err := unix.Openat(sfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -133,7 +133,7 @@ func (f *FS) copyMember(sfd, dfd int, name string) error {
 	if err != nil {
 		return err
 	}
-	err = copyFD(out, in, st.Size)
+	err = copyFD(ctx, out, in, st.Size)
 	if err == nil && !f.opt.NoFsync {
 		err = unix.Fsync(out)
 	}
@@ -146,7 +146,10 @@ func (f *FS) copyMember(sfd, dfd int, name string) error {
 	return err
 }
 
-func copyFD(out, in int, size int64) error {
+// copyFD copies size bytes of in to out: a reflink when the file system can share extents, else
+// copy_file_range(2) in rounds of at most copyChunk, with a cancellation check between rounds,
+// else (across file systems, or one that cannot) through a buffer.
+func copyFD(ctx context.Context, out, in int, size int64) error {
 	if size == 0 {
 		return nil
 	}
@@ -161,17 +164,44 @@ func copyFD(out, in int, size int64) error {
 	}
 	var done int64
 	for done < size {
-		n, err := unix.CopyFileRange(in, nil, out, nil, int(min(size-done, 1<<30)), 0)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if n == 0 {
-			break // the file shrank meanwhile
+		n, err := unix.CopyFileRange(in, nil, out, nil, int(min(size-done, copyChunk)), 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case done == 0 && (err == unix.EXDEV || err == unix.EINVAL || err == unix.ENOSYS || err == unix.EOPNOTSUPP):
+			return bufferCopy(ctx, out, in)
+		case err != nil:
+			return err
+		case n == 0:
+			return nil // the file shrank meanwhile
 		}
 		done += int64(n)
 	}
 	return nil
+}
+
+// bufferCopy copies in to out from where each stands to in's end, through a pooled buffer.
+func bufferCopy(ctx context.Context, out, in int) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := unix.Read(in, *bp)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return err
+		case n == 0:
+			return nil
+		}
+		if _, err := writeFD(out, (*bp)[:n]); err != nil {
+			return err
+		}
+	}
 }

@@ -73,7 +73,7 @@ func TestPutENOSPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	if simulated {
-		f.write = func(*os.File, []byte) (int, error) { return 0, syscall.ENOSPC }
+		f.write = func(int, []byte) (int, error) { return 0, syscall.ENOSPC }
 	}
 	big := strings.Repeat("n", 2<<20)
 	for _, size := range []int64{int64(len(big)), -1} {
@@ -135,11 +135,11 @@ func TestWriteHookErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			written := 0
-			f.write = func(file *os.File, b []byte) (int, error) {
+			f.write = func(fd int, b []byte) (int, error) {
 				if written > 0 {
-					return 0, &os.PathError{Op: "write", Path: filepath.Join(dir, file.Name()), Err: errno}
+					return 0, &os.PathError{Op: "write", Path: filepath.Join(dir, "tmp"), Err: errno}
 				}
-				n, err := file.Write(b)
+				n, err := writeFD(fd, b)
 				written += n
 				return n, err
 			}

@@ -51,7 +51,7 @@ type FS struct {
 	opt      Options
 
 	// write writes new content; tests replace it to simulate a full disk.
-	write func(f *os.File, b []byte) (int, error)
+	write func(fd int, b []byte) (int, error)
 
 	// watch vouches for listings (ListVersion); created on first use.
 	watch     *watcher
@@ -76,7 +76,7 @@ func New(dir string, opt Options) (*FS, error) {
 		root.Close()
 		return nil, fmt.Errorf("osfs: %w", err)
 	}
-	f := &FS{root: root, rootDir: d, rootConn: rc, opt: opt, write: (*os.File).Write}
+	f := &FS{root: root, rootDir: d, rootConn: rc, opt: opt, write: writeFD}
 	f.sweep()
 	return f, nil
 }

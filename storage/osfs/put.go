@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -65,8 +66,15 @@ func (f *FS) target(dirfd int, p davpath.Path) (created bool, err error) {
 	return false, nil
 }
 
+// tmpFile is the temporary file of an upload or copy in progress, held by its bare descriptor:
+// an *os.File would cost an fcntl(2) and a cleanup per upload.
+type tmpFile struct {
+	fd   int
+	name string
+}
+
 // tempFile creates a new temporary file in the directory dirfd.
-func tempFile(dirfd int) (*os.File, string, error) {
+func tempFile(dirfd int) (tmpFile, error) {
 	for range 16 {
 		name := tempPrefix + strconv.FormatUint(rand.Uint64(), 36)
 		var fd int
@@ -78,53 +86,112 @@ func tempFile(dirfd int) (*os.File, string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, "", err
+			return tmpFile{fd: -1}, err
 		}
-		return os.NewFile(uintptr(fd), name), name, nil
+		return tmpFile{fd: fd, name: name}, nil
 	}
-	return nil, "", fs.ErrExist
+	return tmpFile{fd: -1}, fs.ErrExist
 }
 
-// commit finishes a temporary file written in dirfd: modification time, fsync, close, the
-// caller's last check, and the rename over name. On any failure the temporary file is removed
-// and name is untouched. It returns the description of the new content.
-func (f *FS) commit(dirfd int, tmp *os.File, tmpName, name string, mtime time.Time, check func() error) (st stat, err error) {
-	defer func() {
-		if tmp != nil {
-			tmp.Close()
+// close closes the descriptor, once.
+func (t *tmpFile) close() error {
+	if t.fd < 0 {
+		return nil
+	}
+	err := unix.Close(t.fd)
+	t.fd = -1
+	return err
+}
+
+// discard closes and removes the temporary file.
+func (t *tmpFile) discard(dirfd int) {
+	t.close()
+	_ = unix.Unlinkat(dirfd, t.name, 0)
+}
+
+// writeFD writes all of b to the descriptor fd (FS.write's default).
+func writeFD(fd int, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := unix.Write(fd, b[n:])
+		if k > 0 {
+			n += k
 		}
+		switch {
+		case err == unix.EINTR:
+		case err != nil:
+			return n, err
+		case k == 0:
+			return n, io.ErrShortWrite
+		}
+	}
+	return n, nil
+}
+
+// smallPut is the largest announced body that Put writes before it looks at the name it
+// replaces: the name is then claimed with renameat2(RENAME_NOREPLACE), and only a name that
+// exists is looked at. Most small uploads are new names, and so save a statx(2); a collection
+// in the way is found after the upload, which costs at most this many bytes.
+const smallPut = 64 << 10
+
+// noRenameNoreplace is set once renameat2(RENAME_NOREPLACE) turned out to be unavailable (old
+// kernel, a file system without it): small Puts then look before they write, as large ones do.
+var noRenameNoreplace atomic.Bool
+
+// commit finishes a temporary file written in dirfd: modification time, fsync, close, the
+// caller's last check, and the rename over p's name. With claim, the name is expected to be new
+// and is claimed without replacing anything; if it exists after all, target decides whether it
+// may be replaced, and the rename goes ahead over it. created reports whether the name was new
+// (always false without claim: the caller has asked target). On any failure the temporary file
+// is removed and p is untouched. st describes the new content.
+func (f *FS) commit(dirfd int, tmp *tmpFile, p davpath.Path, mtime time.Time, check func() error, claim bool) (st stat, created bool, err error) {
+	defer func() {
 		if err != nil {
-			_ = unix.Unlinkat(dirfd, tmpName, 0)
+			tmp.discard(dirfd)
 		}
 	}()
 	if !mtime.IsZero() {
 		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(mtime.UnixNano())}
-		if err := unix.UtimesNanoAt(dirfd, tmpName, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return stat{}, err
+		if err := unix.UtimesNanoAt(dirfd, tmp.name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return stat{}, false, err
 		}
 	}
 	if !f.opt.NoFsync {
-		if err := tmp.Sync(); err != nil {
-			return stat{}, err
+		if err := retry(func() error { return unix.Fsync(tmp.fd) }); err != nil {
+			return stat{}, false, err
 		}
 	}
-	if st, err = fstat(tmp); err != nil {
-		return stat{}, err
+	if st, err = statAt(tmp.fd, "", unix.AT_EMPTY_PATH); err != nil {
+		return stat{}, false, err
 	}
-	err, tmp = tmp.Close(), nil
-	if err != nil {
-		return stat{}, err
+	if err := tmp.close(); err != nil {
+		return stat{}, false, err
 	}
 	if check != nil {
 		if err := check(); err != nil {
-			return stat{}, &checkError{err}
+			return stat{}, false, &checkError{err}
 		}
 	}
-	if err := unix.Renameat(dirfd, tmpName, dirfd, name); err != nil {
-		return stat{}, err
+	if claim {
+		err := unix.Renameat2(dirfd, tmp.name, dirfd, p.Base(), unix.RENAME_NOREPLACE)
+		if err == nil {
+			f.syncDir(dirfd)
+			return st, true, nil
+		}
+		if err == unix.EINVAL || err == unix.ENOSYS {
+			noRenameNoreplace.Store(true)
+		} else if err != unix.EEXIST {
+			return stat{}, false, err
+		}
+		if created, err = f.target(dirfd, p); err != nil {
+			return stat{}, false, err
+		}
+	}
+	if err := unix.Renameat(dirfd, tmp.name, dirfd, p.Base()); err != nil {
+		return stat{}, false, err
 	}
 	f.syncDir(dirfd)
-	return st, nil
+	return st, created, nil
 }
 
 // syncDir makes a new or replaced name in dirfd durable. The content itself is already synced,
@@ -136,7 +203,8 @@ func (f *FS) syncDir(dirfd int) {
 }
 
 // Put atomically creates or replaces the regular file p with the contents of r: it writes a
-// temporary file next to p and renames it into place.
+// temporary file next to p and renames it into place. A large or unannounced body is written
+// only once p is known to be replaceable; a small one first (see smallPut).
 func (f *FS) Put(ctx context.Context, p davpath.Path, r io.Reader, opt storage.PutOptions) (created bool, info storage.Info, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, storage.Info{}, fail("put", p, err)
@@ -148,25 +216,29 @@ func (f *FS) Put(ctx context.Context, p davpath.Path, r io.Reader, opt storage.P
 	if hidden(name) {
 		return false, storage.Info{}, fail("put", p, fs.ErrPermission)
 	}
+	claim := opt.Size >= 0 && opt.Size <= smallPut && !noRenameNoreplace.Load()
 	var st stat
 	err = f.inDir(p.Parent(), func(dirfd int) error {
-		if created, err = f.target(dirfd, p); err != nil {
-			return err
+		if !claim {
+			if created, err = f.target(dirfd, p); err != nil {
+				return err
+			}
 		}
-		tmp, tmpName, err := tempFile(dirfd)
+		tmp, err := tempFile(dirfd)
 		if err != nil {
 			return err
 		}
-		n, err := f.copyBody(ctx, tmp, r, opt.Size)
+		n, err := f.copyBody(ctx, tmp.fd, r, opt.Size)
 		if err == nil && opt.Size >= 0 && n != opt.Size {
 			err = fmt.Errorf("%w: announced %d bytes", storage.ErrShortBody, opt.Size)
 		}
 		if err != nil {
-			tmp.Close()
-			_ = unix.Unlinkat(dirfd, tmpName, 0)
+			tmp.discard(dirfd)
 			return err
 		}
-		st, err = f.commit(dirfd, tmp, tmpName, name, opt.ModTime, opt.Check)
+		var claimed bool
+		st, claimed, err = f.commit(dirfd, &tmp, p, opt.ModTime, opt.Check, claim)
+		created = created || claimed
 		return err
 	})
 	var pe *parentError
@@ -181,7 +253,7 @@ func (f *FS) Put(ctx context.Context, p davpath.Path, r io.Reader, opt storage.P
 
 // copyBody copies r to dst through a pooled buffer, filling the buffer before each write. When
 // size is known, it reads at most one byte more, enough to tell a longer body.
-func (f *FS) copyBody(ctx context.Context, dst *os.File, r io.Reader, size int64) (int64, error) {
+func (f *FS) copyBody(ctx context.Context, dst int, r io.Reader, size int64) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -220,7 +292,7 @@ func (f *FS) copyBody(ctx context.Context, dst *os.File, r io.Reader, size int64
 // a reflink (FICLONE) first and falls back to copy_file_range(2), so the data need not pass
 // through user space. The copy is a new resource with a new modification time.
 func (f *FS) CopyFile(ctx context.Context, src, dst davpath.Path) error {
-	in, _, err := f.openRegular(ctx, src)
+	in, st, err := f.openRegular(ctx, src)
 	if err != nil {
 		return fail("copy", src, err)
 	}
@@ -235,16 +307,15 @@ func (f *FS) CopyFile(ctx context.Context, src, dst davpath.Path) error {
 		if _, err := f.target(dirfd, dst); err != nil {
 			return err
 		}
-		tmp, tmpName, err := tempFile(dirfd)
+		tmp, err := tempFile(dirfd)
 		if err != nil {
 			return err
 		}
-		if err := copyData(ctx, tmp, in); err != nil {
-			tmp.Close()
-			_ = unix.Unlinkat(dirfd, tmpName, 0)
+		if err := copyData(ctx, tmp.fd, in, st.size); err != nil {
+			tmp.discard(dirfd)
 			return err
 		}
-		_, err = f.commit(dirfd, tmp, tmpName, dst.Base(), time.Time{}, nil)
+		_, _, err = f.commit(dirfd, &tmp, dst, time.Time{}, nil, false)
 		return err
 	})
 	var pe *parentError
@@ -257,43 +328,14 @@ func (f *FS) CopyFile(ctx context.Context, src, dst davpath.Path) error {
 	return nil
 }
 
-// copyData copies the whole of in to out: a reflink when the file system can share extents, else
-// copy_file_range(2) in chunks (through (*os.File).ReadFrom) with a cancellation check between
-// chunks.
-func copyData(ctx context.Context, out, in *os.File) error {
-	if clone(out, in) == nil {
-		return nil
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if _, err := io.CopyN(out, in, copyChunk); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
-		}
-	}
-}
-
-// clone shares in's extents with out (btrfs, XFS, bcachefs).
-func clone(out, in *os.File) error {
-	orc, err := out.SyscallConn()
-	if err != nil {
-		return err
-	}
-	irc, err := in.SyscallConn()
+// copyData copies the whole of in (of size bytes) to the descriptor out, as copyFD does.
+func copyData(ctx context.Context, out int, in *os.File, size int64) error {
+	rc, err := in.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var cerr error
-	err = orc.Control(func(ofd uintptr) {
-		err := irc.Control(func(ifd uintptr) { cerr = unix.IoctlFileClone(int(ofd), int(ifd)) })
-		if cerr == nil {
-			cerr = err
-		}
-	})
-	if err != nil {
+	if err := rc.Control(func(ifd uintptr) { cerr = copyFD(ctx, out, int(ifd), size) }); err != nil {
 		return err
 	}
 	return cerr
