@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -60,12 +62,14 @@ func (f *FS) copyDir(ctx context.Context, sd *os.File, dfd, depth int) error {
 		return unix.ELOOP
 	}
 	sfd := int(sd.Fd())
+	files := make([]string, 0, listBatch)
 	for {
 		ents, rerr := sd.ReadDir(listBatch)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		files = files[:0]
 		for _, e := range ents {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
 			name := e.Name()
 			if hidden(name) {
 				continue
@@ -81,10 +85,11 @@ func (f *FS) copyDir(ctx context.Context, sd *os.File, dfd, depth int) error {
 					return err
 				}
 			case t.IsRegular():
-				if err := f.copyMember(ctx, sfd, dfd, name); err != nil {
-					return err
-				}
+				files = append(files, name)
 			}
+		}
+		if err := f.copyMembers(ctx, sfd, dfd, files); err != nil {
+			return err
 		}
 		if rerr == io.EOF {
 			break
@@ -97,6 +102,58 @@ func (f *FS) copyDir(ctx context.Context, sd *os.File, dfd, depth int) error {
 		_ = unix.Fsync(dfd)
 	}
 	return nil
+}
+
+// copyWorkers bounds how many files of one directory CopyTree copies at once. The work is in
+// the kernel (inode creation, page copies, or a disk's queue), so it goes on in parallel on
+// several cores; copyPerWorker files at least make a second worker worth its start.
+var copyWorkers = min(runtime.GOMAXPROCS(0), 4)
+
+const copyPerWorker = 16
+
+// copyMembers copies the regular files names of the directory sfd into dfd, on up to
+// copyWorkers goroutines. The first failure stops the rest and is returned.
+func (f *FS) copyMembers(ctx context.Context, sfd, dfd int, names []string) error {
+	workers := min(copyWorkers, len(names)/copyPerWorker)
+	if workers <= 1 {
+		for _, name := range names {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := f.copyMember(ctx, sfd, dfd, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		next    atomic.Int64
+		failed  atomic.Bool
+		errOnce sync.Once
+		first   error
+		wg      sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(names) {
+					return
+				}
+				err := ctx.Err()
+				if err == nil {
+					err = f.copyMember(ctx, sfd, dfd, names[i])
+				}
+				if err != nil {
+					errOnce.Do(func() { first = err })
+					failed.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 func (f *FS) copySubdir(ctx context.Context, sfd, dfd int, name string, depth int) error {
