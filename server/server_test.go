@@ -341,19 +341,25 @@ func TestExpectContinueUnauthorized(t *testing.T) {
 	for _, al := range []bool{true, false} {
 		for _, front := range []string{HTTP1Davd, HTTP1NetHTTP} {
 			srv, _ := testServer(t, fmt.Sprintf("access_log = %v\nhttp1 = %q\n", al, front)+users("u"))
-			conn, err := net.Dial("tcp", srv.Addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(conn, "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
-			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-			line, err := bufio.NewReader(conn).ReadString('\n')
-			conn.Close()
+			line, err := firstLine(t, srv.Addr, "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
 			if !strings.HasPrefix(line, "HTTP/1.1 401") {
 				t.Errorf("access_log=%v, http1 %s: first line %q, %v; want a 401 at once", al, front, line, err)
 			}
 		}
 	}
+}
+
+// firstLine sends raw to addr on a new connection and reads the first line of the answer.
+func firstLine(t *testing.T, addr, raw string) (string, error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, raw)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return bufio.NewReader(conn).ReadString('\n')
 }
 
 // TestExpectContinueOnCollection: a small PUT onto a collection is refused with 405 before the
@@ -367,18 +373,11 @@ func TestExpectContinueOnCollection(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, expect := range []bool{true, false} {
-			conn, err := net.Dial("tcp", srv.Addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			req := "PUT /col HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
 			if expect {
-				fmt.Fprintf(conn, "PUT /col HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
-			} else {
-				fmt.Fprintf(conn, "PUT /col HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+				req = "PUT /col HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"
 			}
-			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-			line, err := bufio.NewReader(conn).ReadString('\n')
-			conn.Close()
+			line, err := firstLine(t, srv.Addr, req)
 			if !strings.HasPrefix(line, "HTTP/1.1 405") {
 				t.Errorf("http1 %s, expect %v: first line %q, %v; want a 405 at once", front, expect, line, err)
 			}
