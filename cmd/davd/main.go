@@ -42,7 +42,7 @@ func main() {
 }
 
 // gcFloor is the smallest heap goal of the garbage collector.
-const gcFloor = 16 << 20
+const gcFloor = 12 << 20
 
 // flags binds the command-line flags to c. It is called twice: once to find -config, once over
 // the file's values so that the flags actually given override them.

@@ -15,7 +15,7 @@
 // The percentage is set after a cycle for the live heap that cycle found, and the runtime applies
 // it to the next; a live heap that jumps from 1 MiB to 10 MiB in between (a burst of big
 // listings) would get a goal of 16 times 10 MiB. While the percentage is raised, a memory limit
-// of half as much again as the floor therefore bounds the total: the collector runs there,
+// of a quarter more than the floor therefore bounds the total: the collector runs there,
 // whatever the percentage, and the next adjustment sees the bigger live heap and lowers it. The
 // limit is lifted with the percentage.
 //
@@ -108,7 +108,7 @@ func (t *tuner) adjust() bool {
 	}
 	if p > t.base {
 		// The rail first, then the raise.
-		debug.SetMemoryLimit(int64(t.floor + t.floor/2))
+		debug.SetMemoryLimit(int64(t.floor + t.floor/4))
 		debug.SetGCPercent(p)
 	} else {
 		debug.SetGCPercent(p)

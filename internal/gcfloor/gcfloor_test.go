@@ -60,8 +60,8 @@ func TestStart(t *testing.T) {
 	if p <= 100 {
 		t.Fatalf("percentage after collections with a small heap = %d, want > 100", p)
 	}
-	if l := debug.SetMemoryLimit(-1); l != 96<<20 {
-		t.Errorf("memory limit while the percentage is raised = %d, want %d", l, 96<<20)
+	if l := debug.SetMemoryLimit(-1); l != 80<<20 {
+		t.Errorf("memory limit while the percentage is raised = %d, want %d", l, 80<<20)
 	}
 	stop()
 	if p := readPercent(); p != 100 {
