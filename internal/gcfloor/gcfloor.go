@@ -9,9 +9,9 @@
 // cycles.
 //
 // Start keeps GOGC's rule (the goal is about the live heap times 1+GOGC/100) while that goal is
-// above the floor, and raises the percentage after each cycle just enough that the goal is the floor
-// when the live heap is small. A big live heap (a large PROPFIND) gets GOGC's goal unchanged, so
-// peak memory does not grow with the floor.
+// above the floor, and raises the percentage after each cycle just enough that the goal is the
+// floor when the live heap is small. A big live heap (a large PROPFIND) gets GOGC's goal
+// unchanged, so peak memory does not grow with the floor.
 //
 // The percentage is set after a cycle for the live heap that cycle found, and the runtime applies
 // it to the next; a live heap that jumps from 1 MiB to 10 MiB in between (a burst of big
