@@ -114,45 +114,38 @@ const copyPerWorker = 16
 // copyMembers copies the regular files names of the directory sfd into dfd, on up to
 // copyWorkers goroutines. The first failure stops the rest and is returned.
 func (f *FS) copyMembers(ctx context.Context, sfd, dfd int, names []string) error {
-	workers := min(copyWorkers, len(names)/copyPerWorker)
-	if workers <= 1 {
-		for _, name := range names {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := f.copyMember(ctx, sfd, dfd, name); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	var (
 		next    atomic.Int64
 		failed  atomic.Bool
 		errOnce sync.Once
 		first   error
-		wg      sync.WaitGroup
 	)
-	for range workers {
-		wg.Go(func() {
-			for !failed.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(names) {
-					return
-				}
-				err := ctx.Err()
-				if err == nil {
-					err = f.copyMember(ctx, sfd, dfd, names[i])
-				}
-				if err != nil {
-					errOnce.Do(func() { first = err })
-					failed.Store(true)
-					return
-				}
+	work := func() {
+		for !failed.Load() {
+			i := int(next.Add(1) - 1)
+			if i >= len(names) {
+				return
 			}
-		})
+			err := ctx.Err()
+			if err == nil {
+				err = f.copyMember(ctx, sfd, dfd, names[i])
+			}
+			if err != nil {
+				errOnce.Do(func() { first = err })
+				failed.Store(true)
+				return
+			}
+		}
 	}
-	wg.Wait()
+	if workers := min(copyWorkers, len(names)/copyPerWorker); workers > 1 {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(work)
+		}
+		wg.Wait()
+	} else {
+		work()
+	}
 	return first
 }
 
