@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -32,9 +33,10 @@ var errLinkLoop = fmt.Errorf("%w: too many levels of symbolic links", fs.ErrNotE
 // deciding access should refuse in both cases, as the storage would.
 //
 // Links are resolved with one openat2(2) call that refuses every link: a path without any
-// costs that call and a close, and only paths with links take the step-by-step walk. Like any
-// check made before the operation, the answer can be outdated by a concurrent change to the
-// tree on disk.
+// costs that call and a close, and only paths with links take the step-by-step walk. In a
+// request whose context carries WithLinkMemo, a member that List has just yielded costs no
+// system call (see WithLinkMemo). Like any check made before the operation, the answer can be
+// outdated by a concurrent change to the tree on disk.
 func (f *FS) Resolve(ctx context.Context, p davpath.Path) (davpath.Path, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fail("resolve", p, err)
@@ -42,6 +44,21 @@ func (f *FS) Resolve(ctx context.Context, p davpath.Path) (davpath.Path, error) 
 	if p.IsRoot() {
 		return p, nil
 	}
+	if m := memoOf(ctx, f); m != nil {
+		if m.listed(p) {
+			// List has just described p as no link: it is where its collection leads.
+			dir, err := m.resolveDir(f, p.Parent())
+			if err != nil {
+				return "", err
+			}
+			return dir.Join(p.Base()), nil
+		}
+	}
+	return f.resolve(p)
+}
+
+// resolve is Resolve without the memo.
+func (f *FS) resolve(p davpath.Path) (davpath.Path, error) {
 	switch f.noLinks(p.Rel(), 0) {
 	case nil:
 		return p, nil
@@ -169,4 +186,87 @@ func readlinkAt(dirfd int, name string) (string, error) {
 			return string(buf[:n]), nil
 		}
 	}
+}
+
+// maxMemoDirs bounds the collections a memo remembers the resolution of; past it, it starts
+// over.
+const maxMemoDirs = 256
+
+// linkMemo is what one request has learnt about links: the member List yielded last, which is
+// not a link, and the resolutions of the collections whose members were asked about.
+type linkMemo struct {
+	mu   sync.Mutex
+	fs   *FS          // the FS that filled it; a memo serves one FS
+	dir  davpath.Path // the collection List is yielding the members of
+	name string       // its member yielded last, when that is not a link; "" otherwise
+	dirs map[davpath.Path]davpath.Path
+}
+
+type memoKey struct{}
+
+// WithLinkMemo returns a context under which List and Resolve share what they learn about links
+// for the length of one request, so that an access check of each member of a listing (a
+// PROPFIND, a DELETE or MOVE walk, the browser listing) costs no system call: List has just
+// described the member without following it, and its collection's resolution is remembered.
+// Without it, every Resolve asks the file system. The memo answers only for the member List
+// yielded last, so it never vouches for a name it has not just seen.
+func WithLinkMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, memoKey{}, &linkMemo{})
+}
+
+// memoOf returns ctx's memo when it serves f (the first FS to use a memo claims it).
+func memoOf(ctx context.Context, f *FS) *linkMemo {
+	m, _ := ctx.Value(memoKey{}).(*linkMemo)
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fs == nil {
+		m.fs = f
+	}
+	if m.fs != f {
+		return nil
+	}
+	return m
+}
+
+// yielded records that List of dir is about to yield name; link tells whether it is a link.
+func (m *linkMemo) yielded(dir davpath.Path, name string, link bool) {
+	if link {
+		name = ""
+	}
+	m.mu.Lock()
+	m.dir, m.name = dir, name
+	m.mu.Unlock()
+}
+
+// listed reports whether p is the member List yielded last, and not a link.
+func (m *linkMemo) listed(p davpath.Path) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.name != "" && m.name == p.Base() && m.dir == p.Parent()
+}
+
+// resolveDir returns where the collection dir leads, remembered for the request.
+func (m *linkMemo) resolveDir(f *FS, dir davpath.Path) (davpath.Path, error) {
+	m.mu.Lock()
+	r, ok := m.dirs[dir]
+	m.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	var err error
+	if dir.IsRoot() {
+		r = dir
+	} else if r, err = f.resolve(dir); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	if m.dirs == nil || len(m.dirs) >= maxMemoDirs {
+		m.dirs = map[davpath.Path]davpath.Path{}
+	}
+	m.dirs[dir] = r
+	m.mu.Unlock()
+	return r, nil
 }

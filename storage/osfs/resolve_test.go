@@ -102,3 +102,63 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Resolve with a cancelled context: %v", err)
 	}
 }
+
+// TestResolveMemo: under WithLinkMemo, Resolve answers for each member List yields (from the
+// memo) exactly what it answers without one (from the file system), links included, and for
+// listings reached through a link; a memo claimed by one FS is not used by another.
+func TestResolveMemo(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"pub/sub", "secret/deep"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"pub/p.txt", "secret/s.txt", "secret/deep/t.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"pub/link": "../secret", "pub/sfile": "../secret/s.txt", "slink": "secret"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := New(dir, Options{NoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := WithLinkMemo(context.Background())
+	checked := 0
+	for _, d := range []davpath.Path{"/", "/pub", "/pub/link", "/pub/link/deep", "/slink"} {
+		for info, err := range f.List(ctx, d) {
+			if err != nil {
+				t.Fatalf("List(%s): %v", d, err)
+			}
+			p := d.Join(info.Name)
+			got, err := f.Resolve(ctx, p)
+			want, werr := f.Resolve(context.Background(), p)
+			if err != nil || werr != nil || got != want {
+				t.Errorf("Resolve(%s) with the memo = %q, %v; without = %q, %v", p, got, err, want, werr)
+			}
+			checked++
+		}
+		if m := memoOf(ctx, f); !d.IsRoot() && m.dirs[d] == "" {
+			t.Errorf("the memo does not remember where %s leads", d)
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d members checked", checked)
+	}
+	if got, err := f.Resolve(ctx, "/pub/link/deep/t.txt"); err != nil || got != "/secret/deep/t.txt" {
+		t.Errorf("Resolve(/pub/link/deep/t.txt) = %q, %v", got, err)
+	}
+	g, err := New(dir, Options{NoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if memoOf(ctx, g) != nil {
+		t.Error("a memo claimed by one FS serves another")
+	}
+}
