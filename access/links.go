@@ -31,7 +31,7 @@ type Resolver interface {
 func (r *Rules) ThroughLinks(res Resolver) Policy {
 	cross := map[string]bool{}
 	for name, u := range r.users {
-		if u.crossable() {
+		if u.Crossable() {
 			cross[name] = true
 		}
 	}
@@ -41,9 +41,10 @@ func (r *Rules) ThroughLinks(res Resolver) Policy {
 	return &linkRules{r: r, res: res, cross: cross}
 }
 
-// crossable reports whether two paths of u's view can have different permissions, so that a
-// link from one to the other could carry the principal across a rule.
-func (u UserRules) crossable() bool {
+// Crossable reports whether two paths of u's view can have different permissions, so that a
+// link from one to the other could carry the principal across a rule: only then does
+// ThroughLinks resolve the principal's paths.
+func (u UserRules) Crossable() bool {
 	def := u.Perm(davpath.Root) // a rule for "/" is the default of everything
 	for _, x := range u.Rules {
 		if x.Perm != def {

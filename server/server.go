@@ -218,7 +218,11 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 	}
 	byScope := map[davpath.Path]*dav.Handler{}
 	byName := make(map[string]*dav.Handler, len(pr))
+	// linked: the principals whose paths the policy resolves through symbolic links. Their
+	// requests carry a memo, so that checking each member of a listing costs no system call.
+	linked := map[string]bool{}
 	for name, p := range pr {
+		linked[name] = p.rules.Crossable()
 		h := byScope[p.scope]
 		if h == nil {
 			if err := w.mkScope(p.scope); err != nil {
@@ -241,6 +245,9 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 		name := access.Principal(r.Context())
 		setLogUser(r.Context(), name)
 		if h := byName[name]; h != nil {
+			if linked[name] {
+				r = r.WithContext(osfs.WithLinkMemo(r.Context()))
+			}
 			h.ServeHTTP(rw, r)
 			return
 		}
