@@ -54,10 +54,17 @@ func symlinkRulesTree(t *testing.T) func(root, outside string) {
 // rule (issue 12, finding 6), for any method, as the request path, the Destination, or a member
 // of COPY, MOVE, DELETE, PROPFIND and the browser listing. The engine answers a denied request
 // path with 403 and hides denied members from listings; here a link is denied when its target
-// is. Every refused request leaves the tree byte-identical.
+// is. Every refused request leaves the tree byte-identical. It runs on both plain-HTTP servers.
 func TestSymlinkAcrossRules(t *testing.T) {
 	h := hashOf(t, "pw", 4)
+	for _, http1 := range []string{"davd", "net/http"} {
+		t.Run("http1="+http1, func(t *testing.T) { testSymlinkAcrossRules(t, h, http1) })
+	}
+}
+
+func testSymlinkAcrossRules(t *testing.T, h, http1 string) {
 	d := startDavd(t, davdOpts{
+		Flags: []string{"-http1", http1},
 		Config: usersConfig(h,
 			`a|rules = [{ path = "/secret", permissions = "none" }]`,
 			`bob|rules = [{ path = "/alice", permissions = "none" }]`,
