@@ -1,7 +1,9 @@
 // Package access is davd's authorization seam: a Policy decides whether a principal may read or
 // write a canonical path. The dav engine asks it for the request URI, the Destination and every
 // member of a recursive DELETE/COPY/MOVE/PROPFIND, always with the same davpath.Path the storage
-// sees. It also carries the authenticated principal through a request's context.
+// sees. Where the storage follows symbolic links, that path may lead elsewhere in the tree:
+// Rules.ThroughLinks then checks the rules on the location it leads to as well. It also carries
+// the authenticated principal through a request's context.
 package access
 
 import (

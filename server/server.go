@@ -26,7 +26,6 @@ import (
 	"github.com/davd/davd/props"
 	"github.com/davd/davd/scope"
 	"github.com/davd/davd/server/h1"
-	"github.com/davd/davd/storage"
 	"github.com/davd/davd/storage/osfs"
 	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/webui"
@@ -141,7 +140,7 @@ type wiring struct {
 // directory rather than a path-prefixing wrapper over the whole tree: os.Root then refuses
 // symbolic links that leave the scope, so a link planted in alice's directory pointing to
 // ../bob is not followed (osfs follows links that stay inside its root).
-func (w *wiring) storage(base davpath.Path) (storage.Backend, error) {
+func (w *wiring) storage(base davpath.Path) (*osfs.FS, error) {
 	if base.IsRoot() {
 		return w.fs, nil
 	}
@@ -164,11 +163,18 @@ func (w *wiring) storage(base davpath.Path) (storage.Backend, error) {
 	return fsys, nil
 }
 
-// handler returns the engine for one scope under policy pol (nil: allow everything).
-func (w *wiring) handler(base davpath.Path, pol access.Policy) (*dav.Handler, error) {
+// handler returns the engine for one scope under rules (nil: allow everything). The rules are
+// in the principals' view, which is the scope's storage's own: they are checked on the paths
+// the engine asks about and on where the scope's symbolic links lead them, so that a link
+// inside the scope cannot carry a principal across a rule (access.Rules.ThroughLinks).
+func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, error) {
 	fsys, err := w.storage(base)
 	if err != nil {
 		return nil, err
+	}
+	var pol access.Policy
+	if rules != nil {
+		pol = rules.ThroughLinks(fsys)
 	}
 	opt := webui.Options{Prefix: w.c.Prefix, Title: "davd", Logger: w.log}
 	if pol != nil {
@@ -212,7 +218,11 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 	}
 	byScope := map[davpath.Path]*dav.Handler{}
 	byName := make(map[string]*dav.Handler, len(pr))
+	// linked: the principals whose paths the policy resolves through symbolic links. Their
+	// requests carry a memo, so that checking each member of a listing costs no system call.
+	linked := map[string]bool{}
 	for name, p := range pr {
+		linked[name] = p.rules.Crossable()
 		h := byScope[p.scope]
 		if h == nil {
 			if err := w.mkScope(p.scope); err != nil {
@@ -235,6 +245,9 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 		name := access.Principal(r.Context())
 		setLogUser(r.Context(), name)
 		if h := byName[name]; h != nil {
+			if linked[name] {
+				r = r.WithContext(osfs.WithLinkMemo(r.Context()))
+			}
 			h.ServeHTTP(rw, r)
 			return
 		}

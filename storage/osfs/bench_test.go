@@ -161,3 +161,34 @@ func BenchmarkStat(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResolve measures what access checks through symbolic links cost per path: a path
+// without links (one openat2 and a close), one that does not exist yet, and one through a link.
+func BenchmarkResolve(b *testing.B) {
+	dir := b.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a/b/deep.txt"), []byte("x"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Symlink("a/b", filepath.Join(dir, "link")); err != nil {
+		b.Fatal(err)
+	}
+	f, err := New(dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	for _, p := range []davpath.Path{"/a/b/deep.txt", "/a/b/new.txt", "/link/deep.txt"} {
+		b.Run(strings.ReplaceAll(p.Rel(), "/", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.Resolve(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

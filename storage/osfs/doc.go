@@ -17,8 +17,14 @@
 // link: Put and CopyFile replace a link that stays inside the root or dangles with a regular
 // file, refuse one that escapes (fs.ErrPermission, as reading it would); Remove likewise
 // removes a link inside the root and refuses an escaping one; RemoveAll, a whole-tree
-// operation, removes links themselves and never follows them. Only regular files and directories are resources: FIFOs, sockets and device nodes are
-// never listed, and Open uses O_NONBLOCK so that a FIFO cannot stall a request.
+// operation, removes links themselves and never follows them. Only regular files and
+// directories are resources: FIFOs, sockets and device nodes are never listed, and Open uses
+// O_NONBLOCK so that a FIFO cannot stall a request.
+//
+// Links that stay inside the root can still lead from one part of the tree to another, which
+// matters to access rules written on paths. Resolve tells where a path leads once its links
+// are followed the way os.Root follows them, so that a policy can check its rules on the
+// location the operation will reach (access.Rules.ThroughLinks).
 //
 // Entries whose names cannot be a davpath segment (control characters, backslashes, invalid
 // UTF-8) are skipped by List and cannot be addressed.

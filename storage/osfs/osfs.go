@@ -292,6 +292,7 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 		}
 		defer d.Close()
 		dirfd := int(d.Fd())
+		memo := memoOf(ctx, f)
 		unsafeMember := false
 		for {
 			names, rerr := d.Readdirnames(listBatch)
@@ -315,6 +316,9 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 				}
 				if !st.isResource() {
 					continue
+				}
+				if memo != nil {
+					memo.yielded(p, name, st.link)
 				}
 				if !yield(st.info(name), nil) {
 					return
