@@ -67,6 +67,8 @@ need_packages() {
 	command -v stdbuf >/dev/null || pkgs+=(coreutils)
 	command -v gcc >/dev/null || pkgs+=(gcc libc6-dev) # cgo, for -race
 	command -v mount >/dev/null || pkgs+=(mount)
+	command -v etcd >/dev/null || pkgs+=(etcd-server) # cluster mode's namespace, props and locks
+	command -v nginx >/dev/null || pkgs+=(nginx-light) # the load balancer in front of cluster nodes
 	[ -e /etc/ssl/certs/ca-certificates.crt ] || pkgs+=(ca-certificates)
 	echo "${pkgs[@]}"
 }
@@ -123,6 +125,21 @@ setup() {
 	rclone version 2>/dev/null | head -n 1
 	echo "node $(node --version 2>/dev/null), npm $(npm --version 2>/dev/null)"
 	go mod download
+	versitygw || return 1
+}
+
+# versitygw: the S3 server the cluster tests run against (internal/clustertest), built once from
+# the Go module proxy at the version pinned there and cached, as clustertest.VersityGW does.
+versitygw() {
+	local v dir
+	v="$(sed -n 's/^const VersityGWVersion = "\(.*\)"$/\1/p' internal/clustertest/clustertest.go)"
+	[ -n "$v" ] || { echo "no VersityGWVersion in internal/clustertest"; return 1; }
+	dir="${XDG_CACHE_HOME:-$HOME/.cache}/davd/versitygw-$v"
+	if [ ! -x "$dir/versitygw" ]; then
+		echo "building versitygw $v (once per machine)"
+		GOBIN="$dir" GOFLAGS=-mod=mod GOWORK=off go install "github.com/versity/versitygw/cmd/versitygw@$v" || return 1
+	fi
+	echo "versitygw $v: $dir/versitygw"
 }
 
 # --- static checks -------------------------------------------------------------------------------
