@@ -96,10 +96,6 @@ func (d *DB) Close() error {
 // Props returns the dead-property store. It also implements props.Journal.
 func (d *DB) Props() props.Store { return (*Props)(d) }
 
-// Journal returns the crash-consistency journal of the property store (the same value as
-// Props, typed for its other role).
-func (d *DB) Journal() props.Journal { return (*Props)(d) }
-
 // LockPersister returns the persistence of the lock table, for memlock.Options.Persist.
 func (d *DB) LockPersister() memlock.Persister { return (*lockPersister)(d) }
 

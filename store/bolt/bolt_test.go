@@ -223,7 +223,7 @@ func TestJournal(t *testing.T) {
 			}
 		}
 	}
-	j := func(db *DB) props.Journal { return db.Journal() }
+	j := func(db *DB) props.Journal { return db.Props().(props.Journal) }
 
 	t.Run("complete applied", func(t *testing.T) {
 		db := tempDB(t)

@@ -52,9 +52,6 @@ func (m *Writer) SetLength(n int64) {
 	m.w.Header().Set("Content-Length", strconv.FormatInt(int64(len(prologue))+n+int64(len(epilogue)), 10))
 }
 
-// Started reports whether the 207 status has been sent.
-func (m *Writer) Started() bool { return m.started }
-
 // Start sends the 207 status and the prologue. It never sets a Location header (RFC 4918 §13).
 func (m *Writer) Start() {
 	if m.started {
