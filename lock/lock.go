@@ -160,3 +160,21 @@ func (e *ConflictError) Error() string { return "lock: locked" }
 
 // Unwrap makes errors.Is(err, ErrLocked) true.
 func (e *ConflictError) Unwrap() error { return ErrLocked }
+
+// Persister keeps a lock table across restarts: an in-memory Manager (lock/memlock) writes every
+// change through it, and a persistent store (store/bolt) implements it. It lives in the seam so
+// that the store depends only on the seam, not on the manager it serves.
+//
+// The Manager calls its methods with its own mutex held, so the table and its persisted copy
+// never disagree on what was granted; the price is that a slow Persister (an fsync per LOCK)
+// delays every other lock operation meanwhile. Confirm writes only when it meets an expired
+// lock.
+type Persister interface {
+	// Load returns every lock stored, expired ones included (the Manager drops and deletes
+	// those).
+	Load() ([]Lock, error)
+	// Put stores l under l.Token, replacing any previous version.
+	Put(l Lock) error
+	// Delete removes the lock with token; a missing token is not an error.
+	Delete(token string) error
+}

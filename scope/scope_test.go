@@ -19,7 +19,7 @@ import (
 
 func TestPropsConformance(t *testing.T) {
 	davtest.TestPropsStore(t, func(t *testing.T) props.Store {
-		return Props(memprops.New(memprops.Limits{}), "/alice")
+		return Props(memprops.New(props.Limits{}), "/alice")
 	})
 }
 

@@ -14,19 +14,6 @@ import (
 	"github.com/davd/davd/lock"
 )
 
-// Persister keeps the lock table across restarts. Its methods are called with the manager's
-// mutex held, so the table and its persisted copy never disagree on what was granted; the price
-// is that a slow Persister (an fsync per LOCK) delays every other lock operation meanwhile,
-// Confirm included. Confirm itself writes only when it meets an expired lock.
-type Persister interface {
-	// Load returns every lock stored, expired ones included (New drops and deletes those).
-	Load() ([]lock.Lock, error)
-	// Put stores l under l.Token, replacing any previous version.
-	Put(l lock.Lock) error
-	// Delete removes the lock with token; a missing token is not an error.
-	Delete(token string) error
-}
-
 // Defaults of Options.
 const (
 	DefaultMaxLocks        = 10000
@@ -48,7 +35,7 @@ type Options struct {
 	MaxTimeout time.Duration
 	// Persist, when set, receives every change before it is visible (write-through), and New
 	// loads the table from it.
-	Persist Persister
+	Persist lock.Persister
 	// Now is the clock New uses to drop expired locks while loading (default time.Now). The
 	// methods take their own now.
 	Now func() time.Time
@@ -58,7 +45,7 @@ type Options struct {
 type Manager struct {
 	maxLocks, maxPerPrincipal int
 	maxTimeout                time.Duration
-	persist                   Persister
+	persist                   lock.Persister
 
 	mu      sync.Mutex
 	byToken map[string]*lock.Lock
