@@ -142,6 +142,49 @@ type Manager interface {
 	Drop(ctx context.Context, now time.Time, p davpath.Path) error
 }
 
+// What a Manager may offer beyond the interface is declared below, in this file: Counter, found
+// through Unwrapper chains, and Persister, the write-through store a Manager may be given.
+
+// Counter is implemented by managers that can tell cheaply how many locks they hold, expired ones
+// not yet removed included. When the count is 0 the engine skips what only matters when a lock
+// exists: the lockdiscovery lookup of each resource a PROPFIND lists, and the Stat a PUT makes
+// to find which locks could cover it. A manager without it is asked every time; that is correct,
+// only slower.
+type Counter interface {
+	Len() int
+}
+
+// Unwrapper is implemented by a Manager that wraps another (package scope's view of a sub-tree).
+// Capabilities that take no path, Counter so far, are looked up down the chain (Len), so a
+// wrapper need not forward them. A capability that takes a path is never looked up this way: it
+// would bypass the wrapper's mapping, and the wrapper must forward it itself.
+type Unwrapper interface {
+	Unwrap() Manager
+}
+
+// maxChain bounds the walk down an Unwrap chain.
+const maxChain = 16
+
+// Len returns the number of locks m holds, looking through wrappers for a Counter: a wrapper
+// that shows a part of a shared table reports the whole table's count, which is 0 only when its
+// own part is empty too. ok is false when no manager in the chain counts.
+func Len(m Manager) (n int, ok bool) {
+	for range maxChain {
+		if m == nil {
+			return 0, false
+		}
+		if c, ok := m.(Counter); ok {
+			return c.Len(), true
+		}
+		u, ok := m.(Unwrapper)
+		if !ok {
+			return 0, false
+		}
+		m = u.Unwrap()
+	}
+	return 0, false
+}
+
 // Errors of a Manager.
 var (
 	ErrLocked       = errors.New("lock: locked")

@@ -131,3 +131,25 @@ func TestLocksAcrossScopes(t *testing.T) {
 		t.Error("a depth-0 lock above the scope is visible inside it")
 	}
 }
+
+// TestLocksCounted checks that the engine's lock.Len sees through the scoped view: without it
+// every PUT of a scoped user paid a Stat and every listed entry a Discover (issue 13).
+func TestLocksCounted(t *testing.T) {
+	m, err := memlock.New(memlock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := Locks(m, "/alice"), Locks(m, "/bob")
+	if n, ok := lock.Len(alice); !ok || n != 0 {
+		t.Fatalf("lock.Len(scoped, empty) = %d, %v; want 0, true", n, ok)
+	}
+	now := time.Now()
+	if _, err := bob.Create(context.Background(), now, lock.Lock{Root: "/f", Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	// A lock anywhere in the shared table counts, so 0 is only ever reported when the scope's
+	// own part is empty.
+	if n, ok := lock.Len(alice); !ok || n != 1 {
+		t.Errorf("lock.Len(scoped) after a lock in another scope = %d, %v; want 1, true", n, ok)
+	}
+}

@@ -1,6 +1,11 @@
 // Package storage defines the content-and-namespace seam of davd: the Backend interface every
 // store implements (local disk, memory, later S3), the Info it reports, and the error vocabulary
 // the dav engine maps to HTTP statuses. Nothing here knows HTTP.
+//
+// Everything a backend may offer beyond Backend is declared in this file: the fast paths Renamer,
+// Copier, TreeCopier and TreeRemover, and Quota, MtimeSetter and ListVersioner. The engine finds
+// them by a type assertion on the Backend it was given; each takes paths, so a wrapper that maps
+// paths must implement (and map) every one it means to keep.
 package storage
 
 import (

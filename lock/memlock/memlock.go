@@ -61,8 +61,11 @@ type Manager struct {
 	wake chan struct{}
 }
 
-// Compile-time check that Manager implements lock.Manager.
-var _ lock.Manager = (*Manager)(nil)
+// Compile-time checks of the seam and its capabilities.
+var (
+	_ lock.Manager = (*Manager)(nil)
+	_ lock.Counter = (*Manager)(nil)
+)
 
 // New returns a Manager, loading the locks of opt.Persist if set.
 func New(opt Options) (*Manager, error) {
@@ -517,7 +520,8 @@ func (m *Manager) release(id uint64) {
 	}
 }
 
-// Len returns the number of locks in the table, expired ones not yet removed included.
+// Len implements lock.Counter: the number of locks in the table, expired ones not yet removed
+// included.
 func (m *Manager) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
