@@ -27,23 +27,23 @@ type Browser interface {
 	ServeCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info)
 }
 
-// Limits bound what one request may cost. Zero fields take the defaults in DefaultLimits.
+// Limits bound what one request may cost. Zero fields take the defaults in DefaultLimits. The
+// toml tags are the keys of davd's configuration file ([limits]), which embeds this type. Lock
+// timeouts are capped by the lock manager alone (lock.Limits.MaxTimeout).
 type Limits struct {
 	// MaxXMLBytes caps request bodies of PROPFIND, PROPPATCH and LOCK (413 past it).
-	MaxXMLBytes int64
+	MaxXMLBytes int64 `toml:"max_xml_bytes"`
 	// MaxXMLDepth caps element nesting in request bodies (400 past it).
-	MaxXMLDepth int
+	MaxXMLDepth int `toml:"max_xml_depth"`
 	// MaxPutBytes caps PUT bodies (413 past it); 0 means no limit.
-	MaxPutBytes int64
+	MaxPutBytes int64 `toml:"max_put_bytes"`
 	// MaxURILen caps the request target and Destination (414 / 400 past it).
-	MaxURILen int
+	MaxURILen int `toml:"max_uri_len"`
 	// PropfindInfinity allows PROPFIND with Depth: infinity (RFC 4918 §9.1); off by default,
 	// answered with 403 and propfind-finite-depth.
-	PropfindInfinity bool
+	PropfindInfinity bool `toml:"propfind_infinity"`
 	// MaxPropfindEntries bounds the number of responses of one Depth: infinity PROPFIND.
-	MaxPropfindEntries int
-	// MaxLockTimeout caps the granted lock timeout; Infinite requests get this value.
-	MaxLockTimeout time.Duration
+	MaxPropfindEntries int `toml:"max_propfind_entries"`
 }
 
 // DefaultLimits are the limits used for zero fields.
@@ -52,7 +52,24 @@ var DefaultLimits = Limits{
 	MaxXMLDepth:        64,
 	MaxURILen:          davpath.MaxLen,
 	MaxPropfindEntries: 100000,
-	MaxLockTimeout:     time.Hour,
+}
+
+// withDefaults returns l with its zero (or negative) fields set to DefaultLimits'.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxXMLBytes <= 0 {
+		l.MaxXMLBytes = d.MaxXMLBytes
+	}
+	if l.MaxXMLDepth <= 0 {
+		l.MaxXMLDepth = d.MaxXMLDepth
+	}
+	if l.MaxURILen <= 0 {
+		l.MaxURILen = d.MaxURILen
+	}
+	if l.MaxPropfindEntries <= 0 {
+		l.MaxPropfindEntries = d.MaxPropfindEntries
+	}
+	return l
 }
 
 // Config wires a Handler to its seams. Storage is required; everything else is optional.
@@ -115,7 +132,7 @@ func New(cfg Config) (*Handler, error) {
 		prefix:  strings.TrimRight(cfg.Prefix, "/"),
 		hosts:   cfg.PublicHosts,
 		fwd:     cfg.TrustForwarded,
-		lim:     cfg.Limits,
+		lim:     cfg.Limits.withDefaults(),
 		log:     cfg.Logger,
 		now:     cfg.Now,
 	}
@@ -133,22 +150,6 @@ func New(cfg Config) (*Handler, error) {
 		h.now = time.Now
 	}
 	h.cache = newListingCache(h.now)
-	d := DefaultLimits
-	if h.lim.MaxXMLBytes <= 0 {
-		h.lim.MaxXMLBytes = d.MaxXMLBytes
-	}
-	if h.lim.MaxXMLDepth <= 0 {
-		h.lim.MaxXMLDepth = d.MaxXMLDepth
-	}
-	if h.lim.MaxURILen <= 0 {
-		h.lim.MaxURILen = d.MaxURILen
-	}
-	if h.lim.MaxPropfindEntries <= 0 {
-		h.lim.MaxPropfindEntries = d.MaxPropfindEntries
-	}
-	if h.lim.MaxLockTimeout <= 0 {
-		h.lim.MaxLockTimeout = d.MaxLockTimeout
-	}
 	h.xmlLim = davxml.Limits{MaxBytes: h.lim.MaxXMLBytes, MaxDepth: h.lim.MaxXMLDepth}
 	return h, nil
 }

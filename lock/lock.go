@@ -142,6 +142,53 @@ type Manager interface {
 	Drop(ctx context.Context, now time.Time, p davpath.Path) error
 }
 
+// Limits bound what a Manager grants. Every implementation (lock/memlock, the etcd manager)
+// takes them, so davd's [limits] keys (the toml tags) mean the same whichever holds the locks.
+// Zero fields take the defaults (DefaultLimits).
+type Limits struct {
+	// MaxLocks bounds the number of active locks; Create beyond it fails with ErrTooManyLocks.
+	MaxLocks int `toml:"max_locks"`
+	// MaxPerPrincipal bounds the active locks of one principal, the anonymous one included.
+	MaxPerPrincipal int `toml:"max_locks_per_user"`
+	// MaxTimeout caps granted timeouts, and is what a request for an infinite timeout (Timeout
+	// 0) is granted: RFC 4918 §10.7 lets the server choose, and a lock nobody refreshes must
+	// not outlive its client forever. A negative MaxTimeout removes the cap, so infinite locks
+	// are granted as asked. This is the only cap: the engine passes the requested timeout on.
+	MaxTimeout time.Duration `toml:"max_lock_timeout"`
+}
+
+// DefaultLimits are the limits zero fields take.
+var DefaultLimits = Limits{
+	MaxLocks:        10000,
+	MaxPerPrincipal: 1000,
+	MaxTimeout:      time.Hour,
+}
+
+// WithDefaults returns l with its zero fields (and non-positive counts) set to DefaultLimits'.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxLocks <= 0 {
+		l.MaxLocks = DefaultLimits.MaxLocks
+	}
+	if l.MaxPerPrincipal <= 0 {
+		l.MaxPerPrincipal = DefaultLimits.MaxPerPrincipal
+	}
+	if l.MaxTimeout == 0 {
+		l.MaxTimeout = DefaultLimits.MaxTimeout
+	}
+	return l
+}
+
+// Grant returns the timeout to grant for a requested one (0: infinite) under l's cap.
+func (l Limits) Grant(requested time.Duration) time.Duration {
+	if l.MaxTimeout < 0 {
+		return max(requested, 0)
+	}
+	if requested <= 0 || requested > l.MaxTimeout {
+		return l.MaxTimeout
+	}
+	return requested
+}
+
 // What a Manager may offer beyond the interface is declared below, in this file: Counter, found
 // through Unwrapper chains, and Persister, the write-through store a Manager may be given.
 

@@ -91,12 +91,7 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 			return fail(fmt.Errorf("state: recover: %w", err))
 		}
 	}
-	locks, err := memlock.New(memlock.Options{
-		MaxLocks:        c.Limits.MaxLocks,
-		MaxPerPrincipal: c.Limits.MaxLocksPerUser,
-		MaxTimeout:      c.Limits.MaxLockTimeout,
-		Persist:         db.LockPersister(),
-	})
+	locks, err := memlock.New(memlock.Options{Limits: c.Limits.LockLimits, Persist: db.LockPersister()})
 	if err != nil {
 		return fail(fmt.Errorf("state: locks: %w", err))
 	}
@@ -177,7 +172,6 @@ func (w *wiring) handler(base davpath.Path, pol access.Policy) (*dav.Handler, er
 		}
 	}
 	ui := webui.New(fsys, opt)
-	l := w.c.Limits
 	return dav.New(dav.Config{
 		Storage:        fsys,
 		Props:          scope.Props(w.props, base),
@@ -187,16 +181,8 @@ func (w *wiring) handler(base davpath.Path, pol access.Policy) (*dav.Handler, er
 		Prefix:         w.c.Prefix,
 		PublicHosts:    w.c.Proxy.PublicHosts,
 		TrustForwarded: len(w.c.Proxy.Trusted) > 0,
-		Limits: dav.Limits{
-			MaxXMLBytes:        l.MaxXMLBytes,
-			MaxXMLDepth:        l.MaxXMLDepth,
-			MaxPutBytes:        l.MaxPutBytes,
-			MaxURILen:          l.MaxURILen,
-			PropfindInfinity:   l.PropfindInfinity,
-			MaxPropfindEntries: l.MaxPropfindEntries,
-			MaxLockTimeout:     l.MaxLockTimeout,
-		},
-		Logger: w.log,
+		Limits:         w.c.Limits.Limits,
+		Logger:         w.log,
 	})
 }
 
