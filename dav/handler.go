@@ -13,6 +13,7 @@ import (
 
 	"github.com/davd/davd/access"
 	"github.com/davd/davd/dav/internal/davxml"
+	"github.com/davd/davd/dav/internal/listcache"
 	"github.com/davd/davd/dav/internal/multistatus"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock"
@@ -115,7 +116,7 @@ type Handler struct {
 	xmlLim   davxml.Limits
 	log      *slog.Logger
 	now      func() time.Time
-	cache    *listingCache
+	cache    *listcache.Cache
 }
 
 // New validates cfg and returns a Handler.
@@ -149,7 +150,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.cache = newListingCache(h.now)
+	h.cache = listcache.New(h.now)
 	h.xmlLim = davxml.Limits{MaxBytes: h.lim.MaxXMLBytes, MaxDepth: h.lim.MaxXMLDepth}
 	return h, nil
 }
@@ -183,8 +184,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	default:
 		// Anything else may change content, properties or locks: the cached listings it
 		// concerns are not served until it is over.
-		id := h.cache.writeStarted(h.writeScopes(r, p))
-		defer h.cache.writeDone(id)
+		id := h.cache.WriteStarted(h.writeScopes(r, p))
+		defer h.cache.WriteDone(id)
 	}
 	switch r.Method {
 	case http.MethodOptions:
@@ -220,18 +221,18 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 }
 
 // writeScopes returns what a write request may change, for the listing cache.
-func (h *Handler) writeScopes(r *http.Request, p davpath.Path) []writeScope {
+func (h *Handler) writeScopes(r *http.Request, p davpath.Path) []listcache.Scope {
 	switch r.Method {
 	case http.MethodPut, "PROPPATCH", "MKCOL", "LOCK", "UNLOCK":
-		return []writeScope{{Path: p}}
+		return []listcache.Scope{{Path: p}}
 	case http.MethodDelete:
-		return []writeScope{{Path: p, Recursive: true}}
+		return []listcache.Scope{{Path: p, Recursive: true}}
 	case "COPY", "MOVE":
 		if dst, err := h.parseDestination(r); err == nil {
-			return []writeScope{{Path: p, Recursive: true}, {Path: dst, Recursive: true}}
+			return []listcache.Scope{{Path: p, Recursive: true}, {Path: dst, Recursive: true}}
 		}
 	}
-	return []writeScope{{Path: davpath.Root, Recursive: true}}
+	return []listcache.Scope{{Path: davpath.Root, Recursive: true}}
 }
 
 func (h *Handler) notAllowed(w http.ResponseWriter) error {
