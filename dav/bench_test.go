@@ -144,7 +144,7 @@ func osTreeUncached(b *testing.B, n int, dead bool) benchTree { return osTreeWit
 // (the same ones bench/davload.sh PROPPATCHes onto bench/dead1k).
 func deadProps(b *testing.B, n int, dead bool) props.Store {
 	b.Helper()
-	s := memprops.New(memprops.Limits{})
+	s := memprops.New(props.Limits{})
 	if !dead {
 		return s
 	}

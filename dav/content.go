@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/davd/davd/access"
+	"github.com/davd/davd/dav/rwcap"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock"
 	"github.com/davd/davd/storage"
@@ -107,6 +108,8 @@ func (w flushFirst) ReadFrom(r io.Reader) (int64, error) {
 
 func (w flushFirst) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+var _ rwcap.Unwrapper = flushFirst{}
+
 func headersFirst(w http.ResponseWriter) http.ResponseWriter {
 	if sniffless(w) {
 		return w
@@ -117,21 +120,12 @@ func headersFirst(w http.ResponseWriter) http.ResponseWriter {
 	return w
 }
 
-// sniffless reports whether w, or a writer it wraps, says its ReadFrom reads nothing ahead when
-// the Content-Type is set (package server/h1's writer does): the flush before the copy would
-// then only cost a write, and such a writer can send a small body in the write of its header.
+// sniffless reports whether w, or a writer it wraps, is an rwcap.Sniffless (package server/h1's
+// writer is): the flush before the copy would then only cost a write, and such a writer can
+// send a small body in the write of its header.
 func sniffless(w http.ResponseWriter) bool {
-	for range 16 {
-		if _, ok := w.(interface{ ReadFromSniffless() }); ok {
-			return true
-		}
-		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			return false
-		}
-		w = u.Unwrap()
-	}
-	return false
+	_, ok := rwcap.Find[rwcap.Sniffless](w)
+	return ok
 }
 
 func (h *Handler) serveCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info) error {

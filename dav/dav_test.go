@@ -20,6 +20,7 @@ import (
 	"github.com/davd/davd/dav/davtest"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock/memlock"
+	"github.com/davd/davd/props"
 	"github.com/davd/davd/props/memprops"
 	"github.com/davd/davd/storage"
 	"github.com/davd/davd/storage/memfs"
@@ -39,7 +40,7 @@ func newEnv(t *testing.T, mod ...func(*dav.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := dav.Config{Storage: fs, Props: memprops.New(memprops.Limits{}), Locks: lm}
+	cfg := dav.Config{Storage: fs, Props: memprops.New(props.Limits{}), Locks: lm}
 	for _, m := range mod {
 		m(&cfg)
 	}

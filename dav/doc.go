@@ -15,6 +15,23 @@
 // walking becomes its own <D:response>; the closing tag is always written. Memory does not grow
 // with the size of a listing. DELETE, COPY and MOVE list only the members that failed.
 //
+// # Listing cache
+//
+// A Depth: 1 PROPFIND of a collection may be answered from a kept rendering (package
+// dav/internal/listcache) instead of a walk. The rendering is keyed by the collection, the
+// request's kind and property names, and the storage's ListVersion, which changes whenever
+// anything the listing shows may have changed, by any means; writes through this handler drop
+// the renderings they concern when they start and when they end. A rendering is never kept for
+// a different principal's eyes, so the cache is bypassed, and every entry rendered anew,
+// whenever any of these holds:
+//   - an access policy is configured (in davd: whenever users are configured, or an anonymous
+//     section), because members may be hidden from some principals and not from others;
+//   - the lock manager holds any lock at all (lock.Counter says so; without a Counter, always),
+//     because lockdiscovery shows timeouts that count down;
+//   - the request has an If header, which may fail for some members only;
+//   - a quota property is asked for (it changes with writes anywhere in the tree);
+//   - the storage is no storage.ListVersioner, or cannot vouch for the collection.
+//
 // # Limitations and security
 //
 //   - Depth: infinity PROPFIND is refused with 403 and propfind-finite-depth unless enabled,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/davd/davd/access"
 	"github.com/davd/davd/dav/internal/davxml"
+	"github.com/davd/davd/dav/internal/listcache"
 	"github.com/davd/davd/dav/internal/multistatus"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock"
@@ -27,23 +28,23 @@ type Browser interface {
 	ServeCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info)
 }
 
-// Limits bound what one request may cost. Zero fields take the defaults in DefaultLimits.
+// Limits bound what one request may cost. Zero fields take the defaults in DefaultLimits. The
+// toml tags are the keys of davd's configuration file ([limits]), which embeds this type. Lock
+// timeouts are capped by the lock manager alone (lock.Limits.MaxTimeout).
 type Limits struct {
 	// MaxXMLBytes caps request bodies of PROPFIND, PROPPATCH and LOCK (413 past it).
-	MaxXMLBytes int64
+	MaxXMLBytes int64 `toml:"max_xml_bytes"`
 	// MaxXMLDepth caps element nesting in request bodies (400 past it).
-	MaxXMLDepth int
+	MaxXMLDepth int `toml:"max_xml_depth"`
 	// MaxPutBytes caps PUT bodies (413 past it); 0 means no limit.
-	MaxPutBytes int64
+	MaxPutBytes int64 `toml:"max_put_bytes"`
 	// MaxURILen caps the request target and Destination (414 / 400 past it).
-	MaxURILen int
+	MaxURILen int `toml:"max_uri_len"`
 	// PropfindInfinity allows PROPFIND with Depth: infinity (RFC 4918 §9.1); off by default,
 	// answered with 403 and propfind-finite-depth.
-	PropfindInfinity bool
+	PropfindInfinity bool `toml:"propfind_infinity"`
 	// MaxPropfindEntries bounds the number of responses of one Depth: infinity PROPFIND.
-	MaxPropfindEntries int
-	// MaxLockTimeout caps the granted lock timeout; Infinite requests get this value.
-	MaxLockTimeout time.Duration
+	MaxPropfindEntries int `toml:"max_propfind_entries"`
 }
 
 // DefaultLimits are the limits used for zero fields.
@@ -52,7 +53,24 @@ var DefaultLimits = Limits{
 	MaxXMLDepth:        64,
 	MaxURILen:          davpath.MaxLen,
 	MaxPropfindEntries: 100000,
-	MaxLockTimeout:     time.Hour,
+}
+
+// withDefaults returns l with its zero (or negative) fields set to DefaultLimits'.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxXMLBytes <= 0 {
+		l.MaxXMLBytes = d.MaxXMLBytes
+	}
+	if l.MaxXMLDepth <= 0 {
+		l.MaxXMLDepth = d.MaxXMLDepth
+	}
+	if l.MaxURILen <= 0 {
+		l.MaxURILen = d.MaxURILen
+	}
+	if l.MaxPropfindEntries <= 0 {
+		l.MaxPropfindEntries = d.MaxPropfindEntries
+	}
+	return l
 }
 
 // Config wires a Handler to its seams. Storage is required; everything else is optional.
@@ -98,7 +116,7 @@ type Handler struct {
 	xmlLim   davxml.Limits
 	log      *slog.Logger
 	now      func() time.Time
-	cache    *listingCache
+	cache    *listcache.Cache
 }
 
 // New validates cfg and returns a Handler.
@@ -115,7 +133,7 @@ func New(cfg Config) (*Handler, error) {
 		prefix:  strings.TrimRight(cfg.Prefix, "/"),
 		hosts:   cfg.PublicHosts,
 		fwd:     cfg.TrustForwarded,
-		lim:     cfg.Limits,
+		lim:     cfg.Limits.withDefaults(),
 		log:     cfg.Logger,
 		now:     cfg.Now,
 	}
@@ -132,23 +150,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	h.cache = newListingCache(h.now)
-	d := DefaultLimits
-	if h.lim.MaxXMLBytes <= 0 {
-		h.lim.MaxXMLBytes = d.MaxXMLBytes
-	}
-	if h.lim.MaxXMLDepth <= 0 {
-		h.lim.MaxXMLDepth = d.MaxXMLDepth
-	}
-	if h.lim.MaxURILen <= 0 {
-		h.lim.MaxURILen = d.MaxURILen
-	}
-	if h.lim.MaxPropfindEntries <= 0 {
-		h.lim.MaxPropfindEntries = d.MaxPropfindEntries
-	}
-	if h.lim.MaxLockTimeout <= 0 {
-		h.lim.MaxLockTimeout = d.MaxLockTimeout
-	}
+	h.cache = listcache.New(h.now)
 	h.xmlLim = davxml.Limits{MaxBytes: h.lim.MaxXMLBytes, MaxDepth: h.lim.MaxXMLDepth}
 	return h, nil
 }
@@ -182,8 +184,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	default:
 		// Anything else may change content, properties or locks: the cached listings it
 		// concerns are not served until it is over.
-		id := h.cache.writeStarted(h.writeScopes(r, p))
-		defer h.cache.writeDone(id)
+		id := h.cache.WriteStarted(h.writeScopes(r, p))
+		defer h.cache.WriteDone(id)
 	}
 	switch r.Method {
 	case http.MethodOptions:
@@ -219,18 +221,18 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 }
 
 // writeScopes returns what a write request may change, for the listing cache.
-func (h *Handler) writeScopes(r *http.Request, p davpath.Path) []writeScope {
+func (h *Handler) writeScopes(r *http.Request, p davpath.Path) []listcache.Scope {
 	switch r.Method {
 	case http.MethodPut, "PROPPATCH", "MKCOL", "LOCK", "UNLOCK":
-		return []writeScope{{Path: p}}
+		return []listcache.Scope{{Path: p}}
 	case http.MethodDelete:
-		return []writeScope{{Path: p, Recursive: true}}
+		return []listcache.Scope{{Path: p, Recursive: true}}
 	case "COPY", "MOVE":
 		if dst, err := h.parseDestination(r); err == nil {
-			return []writeScope{{Path: p, Recursive: true}, {Path: dst, Recursive: true}}
+			return []listcache.Scope{{Path: p, Recursive: true}, {Path: dst, Recursive: true}}
 		}
 	}
-	return []writeScope{{Path: davpath.Root, Recursive: true}}
+	return []listcache.Scope{{Path: davpath.Root, Recursive: true}}
 }
 
 func (h *Handler) notAllowed(w http.ResponseWriter) error {

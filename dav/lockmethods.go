@@ -131,14 +131,14 @@ func (h *Handler) writeLock(w http.ResponseWriter, l *lock.Lock, code int, newTo
 }
 
 // parseTimeout reads the Timeout header (RFC 4918 §10.7): the first understood value of a
-// comma-separated list of "Second-N" and "Infinite", capped at the configured maximum, which is
-// also what Infinite and a missing header get.
+// comma-separated list of "Second-N" and "Infinite". Infinite, a missing header and a list of
+// nothing understood are 0, an infinite request. The lock manager caps what it grants
+// (lock.Limits.MaxTimeout): §10.7 lets the server choose, and the cap lives in one place.
 func (h *Handler) parseTimeout(v string) time.Duration {
-	max := h.lim.MaxLockTimeout
 	for _, t := range strings.Split(v, ",") {
 		t = strings.TrimSpace(t)
 		if strings.EqualFold(t, "Infinite") {
-			return max
+			return 0
 		}
 		if len(t) > 7 && strings.EqualFold(t[:7], "Second-") {
 			n, err := strconv.ParseUint(t[7:], 10, 32)
@@ -147,15 +147,12 @@ func (h *Handler) parseTimeout(v string) time.Duration {
 			}
 			d := time.Duration(n) * time.Second
 			if d <= 0 {
-				d = time.Second
-			}
-			if d > max {
-				d = max
+				d = time.Second // Second-0 would be an infinite request
 			}
 			return d
 		}
 	}
-	return max
+	return 0
 }
 
 // serveUnlock answers UNLOCK (RFC 4918 §9.11): 204, 409 with lock-token-matches-request-uri when

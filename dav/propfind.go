@@ -3,11 +3,11 @@ package dav
 import (
 	"errors"
 	"net/http"
-	"sync"
-	"time"
+	"strings"
 
 	"github.com/davd/davd/access"
 	"github.com/davd/davd/dav/internal/davxml"
+	"github.com/davd/davd/dav/internal/listcache"
 	"github.com/davd/davd/dav/internal/multistatus"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock"
@@ -24,18 +24,11 @@ type propfind struct {
 	missing []int // scratch: indexes of names without a value
 	wantLD  bool  // lockdiscovery requested
 	noLocks bool  // the lock manager holds no lock at all: skip Discover per entry
-	// capturing: the responses are also collected in capture for the listing cache.
-	capturing bool
-	capture   chunks
-	// verifying: the responses are compared with an aged rendering in check (lookup.verify).
-	verifying bool
-	check     verifier
-	oversize  bool // the rendering outgrew its limit (cacheMaxEntry, cacheMaxCoded coded)
-	coded     bool // capture or check are coded, with coder
-	coder     coder
-	codeBuf   []byte // scratch: the coding of one entry
-	entries   int
-	limit     int
+	// rec, when the listing cache wants this rendering, is fed every <D:response> written
+	// (nil otherwise: its methods do nothing on nil).
+	rec     *listcache.Recorder
+	entries int
+	limit   int
 }
 
 // servePropfind answers PROPFIND (RFC 4918 §9.1). Everything that can fail the whole request is
@@ -87,43 +80,16 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	}
 	pf.noLocks = h.lockFree()
 	pf.m = multistatus.New(w)
-	var (
-		shape    string
-		ver, seq uint64
-		at       time.Time // when the data rendered was listed
-	)
-	if depth == 1 && info.IsDir {
-		var ok bool
-		if ver, ok = pf.cacheable(p, c.hasIf); ok {
-			shape = pf.cacheShape()
-			l := h.cache.get(p, shape, ver)
-			if l.hit {
-				pf.m.SetLength(int64(l.body.size))
-				if !l.body.coded {
-					return pf.m.WriteAll(l.body.list)
-				}
-				bp := decodePool.Get().(*[]byte)
-				for _, c := range l.body.list {
-					*bp = decodeTo(pf.m.Write, *bp, l.body.dict, c)
-				}
-				decodePool.Put(bp)
-				return pf.m.Close()
+	if depth == 1 && info.IsDir && pf.cacheable(c.hasIf) {
+		if ver, ok := pf.listVersion(p); ok {
+			hit, rec := h.cache.Lookup(listcache.Key{Dir: p, Shape: pf.shape(), Version: ver})
+			if hit != nil {
+				return hit.Send(pf.m)
 			}
-			seq = l.seq
-			at = h.now()
-			if e := l.verify; e != nil {
-				pf.verifying, pf.check, pf.coded = true, verifier{list: e.body.list}, e.body.coded
-				defer func() {
-					// Renewed only when the whole listing was rendered, identical, with the
-					// version unchanged; dropped on any other way out.
-					v2, ok := pf.cacheable(p, false)
-					same := pf.verifying && pf.check.same() && (!pf.coded || pf.coder.sameDict(e.body.dict))
-					h.cache.renew(p, shape, ver, seq, e, same && ok && v2 == ver)
-				}()
-			} else if l.admit && h.cache.beginCapture() {
-				pf.capturing, pf.coded, pf.capture.coded = true, l.coded, l.coded
-				defer h.cache.endCapture()
-			}
+			pf.rec = rec
+			// On every way out: the recorder keeps (or renews) the rendering only if it is
+			// complete and the version after the walk is still ver.
+			defer func() { pf.rec.Finish(pf.listVersion(p)) }()
 		}
 	}
 	var dead []props.Property
@@ -136,23 +102,8 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	if depth != 0 && info.IsDir {
 		pf.walk(p, depth)
 	}
-	if pf.oversize {
-		h.cache.tooBig(p, shape, ver, pf.coded)
-	}
-	if pf.capturing {
-		// Keep the rendering only if nothing changed while it was made.
-		if v2, ok := pf.cacheable(p, false); ok && v2 == ver {
-			if pf.coded {
-				pf.capture.dict, pf.capture.mem = pf.coder.dict, pf.capture.mem+pf.coder.mem
-			}
-			h.cache.put(p, shape, ver, seq, at, pf.capture)
-		}
-	}
 	return pf.m.Close()
 }
-
-// decodePool recycles the buffers coded renderings are expanded into.
-var decodePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // walk streams the members of collection d (and below, for Depth: infinity).
 func (pf *propfind) walk(d davpath.Path, depth int) {
@@ -207,8 +158,7 @@ func (pf *propfind) failure(p davpath.Path, dir bool, err error) {
 	m := pf.m
 	m.Buf = multistatus.AppendStatusResponse(m.Buf[:0], pf.h.href(p, dir), code, "", nil)
 	m.Write(m.Buf)
-	pf.capturing, pf.capture = false, chunks{}
-	pf.verifying = false
+	pf.rec.Abort()
 }
 
 // entry writes one <D:response> for r.
@@ -287,25 +237,7 @@ func (pf *propfind) entry(r *resource) {
 	b = append(b, "</D:response>"...)
 	m.Buf = b
 	m.Write(b)
-	if !pf.verifying && !pf.capturing {
-		return
-	}
-	if pf.coded {
-		pf.codeBuf = pf.coder.encode(pf.codeBuf[:0], b)
-	}
-	switch {
-	case pf.verifying && pf.coded:
-		pf.check.feed(pf.codeBuf)
-	case pf.verifying:
-		pf.check.feed(b)
-	case pf.coded && pf.capture.mem+pf.coder.mem+len(pf.codeBuf) > cacheMaxCoded,
-		!pf.coded && pf.capture.size+len(b) > cacheMaxEntry:
-		pf.capturing, pf.capture, pf.oversize = false, chunks{}, true
-	case pf.coded:
-		pf.capture.appendCodedPiece(pf.codeBuf, len(b))
-	default:
-		pf.capture.append(b)
-	}
+	pf.rec.Add(b)
 }
 
 // serveProppatch answers PROPPATCH (RFC 4918 §9.2): instructions are processed in document
@@ -429,4 +361,46 @@ func (h *Handler) writeProppatch(w http.ResponseWriter, p davpath.Path, dir bool
 	m.Buf = b
 	m.Write(b)
 	m.Close()
+}
+
+// The listing cache's side of PROPFIND (package listcache holds the cache itself).
+
+// cacheable reports whether this PROPFIND may use the listing cache at all: a rendering must be
+// a function of the Key alone (see dav/doc.go, "Listing cache"). An If header (it may fail for
+// some resources only), any lock (lockdiscovery timeouts count down), a policy that may hide
+// members from some principals, and quota properties (they change with writes anywhere) bypass
+// it.
+func (pf *propfind) cacheable(hasIf bool) bool {
+	h := pf.h
+	if hasIf || !h.allowAll || (h.locks != nil && !pf.noLocks) {
+		return false
+	}
+	for _, n := range pf.names {
+		if n.Space == nsDAV && strings.HasPrefix(n.Local, "quota") {
+			return false
+		}
+	}
+	return true
+}
+
+// listVersion is the storage's ListVersion of p; ok is false when it cannot vouch for p.
+func (pf *propfind) listVersion(p davpath.Path) (uint64, bool) {
+	lv, ok := pf.h.fs.(storage.ListVersioner)
+	if !ok {
+		return 0, false
+	}
+	return lv.ListVersion(pf.ctx, p)
+}
+
+// shape identifies what of the request changes the rendering: its kind and property names.
+func (pf *propfind) shape() string {
+	var b strings.Builder
+	b.WriteByte(byte('0' + pf.kind))
+	for _, n := range pf.names {
+		b.WriteByte(0)
+		b.WriteString(n.Space)
+		b.WriteByte(' ')
+		b.WriteString(n.Local)
+	}
+	return b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock/memlock"
+	"github.com/davd/davd/props"
 	"github.com/davd/davd/props/memprops"
 	"github.com/davd/davd/storage/osfs"
 )
@@ -42,7 +43,7 @@ func TestSymlinkWalks(t *testing.T) {
 	}
 	defer fsys.Close()
 	lm, _ := memlock.New(memlock.Options{})
-	h, err := dav.New(dav.Config{Storage: fsys, Props: memprops.New(memprops.Limits{}), Locks: lm,
+	h, err := dav.New(dav.Config{Storage: fsys, Props: memprops.New(props.Limits{}), Locks: lm,
 		Access: denyOne{"/a/sub/f.txt"}, Limits: dav.Limits{PropfindInfinity: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func TestCopyTreeFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fsys.Close()
-	h, _ := dav.New(dav.Config{Storage: fsys, Props: memprops.New(memprops.Limits{})})
+	h, _ := dav.New(dav.Config{Storage: fsys, Props: memprops.New(props.Limits{})})
 	e := &env{t: t, h: h}
 	e.mustDo(207, "PROPPATCH", "/a/sub/f.txt", nil, `<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:c xmlns:x="urn:x">1</x:c></D:prop></D:set></D:propertyupdate>`)
 	e.mustDo(201, "COPY", "/a", map[string]string{"Destination": "/b"}, "")
@@ -115,7 +116,7 @@ func TestDeleteEscapingLink(t *testing.T) {
 	}
 	defer fsys.Close()
 	lm, _ := memlock.New(memlock.Options{})
-	h, _ := dav.New(dav.Config{Storage: fsys, Props: memprops.New(memprops.Limits{}), Locks: lm})
+	h, _ := dav.New(dav.Config{Storage: fsys, Props: memprops.New(props.Limits{}), Locks: lm})
 	e := &env{t: t, h: h}
 	e.mustDo(403, "DELETE", "/out", nil, "")
 	e.mustDo(403, "PUT", "/out", nil, "x")

@@ -142,6 +142,96 @@ type Manager interface {
 	Drop(ctx context.Context, now time.Time, p davpath.Path) error
 }
 
+// Limits bound what a Manager grants. Every implementation (lock/memlock, the etcd manager)
+// takes them, so davd's [limits] keys (the toml tags) mean the same whichever holds the locks.
+// Zero fields take the defaults (DefaultLimits).
+type Limits struct {
+	// MaxLocks bounds the number of active locks; Create beyond it fails with ErrTooManyLocks.
+	MaxLocks int `toml:"max_locks"`
+	// MaxPerPrincipal bounds the active locks of one principal, the anonymous one included.
+	MaxPerPrincipal int `toml:"max_locks_per_user"`
+	// MaxTimeout caps granted timeouts, and is what a request for an infinite timeout (Timeout
+	// 0) is granted: RFC 4918 §10.7 lets the server choose, and a lock nobody refreshes must
+	// not outlive its client forever. A negative MaxTimeout removes the cap, so infinite locks
+	// are granted as asked. This is the only cap: the engine passes the requested timeout on.
+	MaxTimeout time.Duration `toml:"max_lock_timeout"`
+}
+
+// DefaultLimits are the limits zero fields take.
+var DefaultLimits = Limits{
+	MaxLocks:        10000,
+	MaxPerPrincipal: 1000,
+	MaxTimeout:      time.Hour,
+}
+
+// WithDefaults returns l with its zero fields (and non-positive counts) set to DefaultLimits'.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxLocks <= 0 {
+		l.MaxLocks = DefaultLimits.MaxLocks
+	}
+	if l.MaxPerPrincipal <= 0 {
+		l.MaxPerPrincipal = DefaultLimits.MaxPerPrincipal
+	}
+	if l.MaxTimeout == 0 {
+		l.MaxTimeout = DefaultLimits.MaxTimeout
+	}
+	return l
+}
+
+// Grant returns the timeout to grant for a requested one (0: infinite) under l's cap.
+func (l Limits) Grant(requested time.Duration) time.Duration {
+	if l.MaxTimeout < 0 {
+		return max(requested, 0)
+	}
+	if requested <= 0 || requested > l.MaxTimeout {
+		return l.MaxTimeout
+	}
+	return requested
+}
+
+// What a Manager may offer beyond the interface is declared below, in this file: Counter, found
+// through Unwrapper chains, and Persister, the write-through store a Manager may be given.
+
+// Counter is implemented by managers that can tell cheaply how many locks they hold, expired ones
+// not yet removed included. When the count is 0 the engine skips what only matters when a lock
+// exists: the lockdiscovery lookup of each resource a PROPFIND lists, and the Stat a PUT makes
+// to find which locks could cover it. A manager without it is asked every time; that is correct,
+// only slower.
+type Counter interface {
+	Len() int
+}
+
+// Unwrapper is implemented by a Manager that wraps another (package scope's view of a sub-tree).
+// Capabilities that take no path, Counter so far, are looked up down the chain (Len), so a
+// wrapper need not forward them. A capability that takes a path is never looked up this way: it
+// would bypass the wrapper's mapping, and the wrapper must forward it itself.
+type Unwrapper interface {
+	Unwrap() Manager
+}
+
+// maxChain bounds the walk down an Unwrap chain.
+const maxChain = 16
+
+// Len returns the number of locks m holds, looking through wrappers for a Counter: a wrapper
+// that shows a part of a shared table reports the whole table's count, which is 0 only when its
+// own part is empty too. ok is false when no manager in the chain counts.
+func Len(m Manager) (n int, ok bool) {
+	for range maxChain {
+		if m == nil {
+			return 0, false
+		}
+		if c, ok := m.(Counter); ok {
+			return c.Len(), true
+		}
+		u, ok := m.(Unwrapper)
+		if !ok {
+			return 0, false
+		}
+		m = u.Unwrap()
+	}
+	return 0, false
+}
+
 // Errors of a Manager.
 var (
 	ErrLocked       = errors.New("lock: locked")
@@ -160,3 +250,21 @@ func (e *ConflictError) Error() string { return "lock: locked" }
 
 // Unwrap makes errors.Is(err, ErrLocked) true.
 func (e *ConflictError) Unwrap() error { return ErrLocked }
+
+// Persister keeps a lock table across restarts: an in-memory Manager (lock/memlock) writes every
+// change through it, and a persistent store (store/bolt) implements it. It lives in the seam so
+// that the store depends only on the seam, not on the manager it serves.
+//
+// The Manager calls its methods with its own mutex held, so the table and its persisted copy
+// never disagree on what was granted; the price is that a slow Persister (an fsync per LOCK)
+// delays every other lock operation meanwhile. Confirm writes only when it meets an expired
+// lock.
+type Persister interface {
+	// Load returns every lock stored, expired ones included (the Manager drops and deletes
+	// those).
+	Load() ([]Lock, error)
+	// Put stores l under l.Token, replacing any previous version.
+	Put(l Lock) error
+	// Delete removes the lock with token; a missing token is not an error.
+	Delete(token string) error
+}

@@ -1,5 +1,8 @@
 // Package props defines the dead-property seam (RFC 4918 §4, §9.2): the Store that keeps the
 // properties clients set with PROPPATCH, keyed by canonical path. Nothing here knows HTTP.
+//
+// A Store may also offer Journal (this file), which the engine finds by a type assertion.
+// Apply and Limits (patch.go) are the PROPPATCH rules every Store shares.
 package props
 
 import (

@@ -26,8 +26,15 @@ type locks struct {
 	s Mapper
 }
 
-// Compile-time interface guard.
-var _ lock.Manager = (*locks)(nil)
+// Compile-time interface guards.
+var (
+	_ lock.Manager   = (*locks)(nil)
+	_ lock.Unwrapper = (*locks)(nil)
+)
+
+// Unwrap implements lock.Unwrapper: path-free capabilities (lock.Counter) are those of the
+// shared manager underneath.
+func (l *locks) Unwrap() lock.Manager { return l.m }
 
 // out maps a lock to the principal's view; ok is false when the lock is outside the scope.
 func (l *locks) out(x lock.Lock) (lock.Lock, bool) {

@@ -1,14 +1,14 @@
-// Package scope confines a principal to a sub-tree of the served tree.
+// Package scope confines a principal to a sub-tree of the served tree, for the two seams whose
+// state is shared by every principal: props.Store and lock.Manager. The engine sees the sub-tree
+// as the whole tree: the principal's "/" is Base in the wrapped seam.
 //
-// For content on local disk the server does not use Storage: it opens a second osfs rooted at
+// Content is not wrapped here. For content on local disk the server opens a second osfs rooted at
 // the scope's directory, so that os.Root also refuses symbolic links leaving the scope (a
-// path-prefixing wrapper cannot see links). Storage is for backends without links (memfs, and
-// later the cluster store). It wraps the three
-// path-keyed seams of the dav engine (storage.Backend, props.Store, lock.Manager) so that the
-// engine sees the sub-tree as the whole tree: the principal's "/" is Base in the wrapped seam.
+// path-prefixing wrapper cannot see links); a backend without a local root (the cluster store)
+// offers its own sub-tree view.
 //
 // The engine itself is unchanged and never learns about scopes: it parses, checks access and
-// walks in the principal's view, and every path crosses into the shared backends through In.
+// walks in the principal's view, and every path crosses into the shared seams through In.
 // Locks live in one shared manager underneath, so a lock taken by one user conflicts with the
 // writes of every other user whose scope overlaps it. Lock roots and conflict roots that come
 // back out are mapped into the principal's view; a lock rooted above the scope (an infinite

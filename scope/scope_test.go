@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,29 +13,13 @@ import (
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props"
 	"github.com/davd/davd/props/memprops"
-	"github.com/davd/davd/storage"
-	"github.com/davd/davd/storage/memfs"
 )
 
 // The scoped seams must pass the same conformance suites as the backends they wrap.
 
-func TestStorageConformance(t *testing.T) {
-	davtest.TestBackend(t, func(t *testing.T) storage.Backend {
-		b := memfs.New()
-		ctx := context.Background()
-		if err := b.Mkcol(ctx, "/users"); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Mkcol(ctx, "/users/alice"); err != nil {
-			t.Fatal(err)
-		}
-		return Storage(b, "/users/alice")
-	})
-}
-
 func TestPropsConformance(t *testing.T) {
 	davtest.TestPropsStore(t, func(t *testing.T) props.Store {
-		return Props(memprops.New(memprops.Limits{}), "/alice")
+		return Props(memprops.New(props.Limits{}), "/alice")
 	})
 }
 
@@ -69,50 +52,6 @@ func TestMapper(t *testing.T) {
 		if _, _, ok := m.Out(q); ok {
 			t.Errorf("Out(%s) visible", q)
 		}
-	}
-}
-
-// TestStorageConfined checks that a scoped backend reads and writes only under its base.
-func TestStorageConfined(t *testing.T) {
-	ctx := context.Background()
-	b := memfs.New()
-	for _, p := range []davpath.Path{"/alice", "/bob"} {
-		if err := b.Mkcol(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, _, err := b.Put(ctx, "/bob/secret", strings.NewReader("bob's"), storage.PutOptions{Size: -1}); err != nil {
-		t.Fatal(err)
-	}
-	a := Storage(b, "/alice")
-	if _, _, err := a.Put(ctx, "/f", strings.NewReader("alice's"), storage.PutOptions{Size: -1}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Stat(ctx, "/alice/f"); err != nil {
-		t.Errorf("write did not land under the base: %v", err)
-	}
-	if _, err := a.Stat(ctx, "/secret"); err == nil {
-		t.Error("scoped backend sees a file outside its base")
-	}
-	info, err := a.Stat(ctx, "/")
-	if err != nil || info.Name != "" || !info.IsDir {
-		t.Errorf("Stat(/) = %+v, %v; want the unnamed root collection", info, err)
-	}
-	var names []string
-	for info, err := range a.List(ctx, "/") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, info.Name)
-	}
-	if !slices.Equal(names, []string{"f"}) {
-		t.Errorf("List(/) = %v, want [f]", names)
-	}
-	if err := a.(storage.Renamer).Rename(ctx, "/f", "/g"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Stat(ctx, "/alice/g"); err != nil {
-		t.Errorf("rename did not land under the base: %v", err)
 	}
 }
 
@@ -190,5 +129,27 @@ func TestLocksAcrossScopes(t *testing.T) {
 	}
 	if _, ok, _ := alice.Lookup(ctx, now, zero.Token); ok {
 		t.Error("a depth-0 lock above the scope is visible inside it")
+	}
+}
+
+// TestLocksCounted checks that the engine's lock.Len sees through the scoped view: without it
+// every PUT of a scoped user paid a Stat and every listed entry a Discover (issue 13).
+func TestLocksCounted(t *testing.T) {
+	m, err := memlock.New(memlock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := Locks(m, "/alice"), Locks(m, "/bob")
+	if n, ok := lock.Len(alice); !ok || n != 0 {
+		t.Fatalf("lock.Len(scoped, empty) = %d, %v; want 0, true", n, ok)
+	}
+	now := time.Now()
+	if _, err := bob.Create(context.Background(), now, lock.Lock{Root: "/f", Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	// A lock anywhere in the shared table counts, so 0 is only ever reported when the scope's
+	// own part is empty.
+	if n, ok := lock.Len(alice); !ok || n != 1 {
+		t.Errorf("lock.Len(scoped) after a lock in another scope = %d, %v; want 1, true", n, ok)
 	}
 }

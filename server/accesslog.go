@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/davd/davd/dav/rwcap"
 )
 
 // statusWriter records the status and size of a response for the access log. It keeps
@@ -58,8 +60,14 @@ func (s *statusWriter) WriteVectors(bufs [][]byte) (int64, error) {
 	return n, err
 }
 
-// Unwrap exposes the underlying writer to http.ResponseController.
+// Unwrap exposes the underlying writer to http.ResponseController and rwcap.Find.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// statusWriter sees every write, vectored ones included, to count the bytes sent.
+var (
+	_ rwcap.VectorWriter = (*statusWriter)(nil)
+	_ rwcap.Unwrapper    = (*statusWriter)(nil)
+)
 
 // logInfo carries what inner handlers learn about a request to its access-log line.
 type logInfo struct{ user string }

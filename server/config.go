@@ -18,7 +18,9 @@ import (
 
 	"github.com/davd/davd/access"
 	"github.com/davd/davd/auth"
+	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/lock"
 )
 
 // Config is the typed configuration of one davd instance: the TOML file maps onto it key for
@@ -123,26 +125,18 @@ type Timeouts struct {
 	Shutdown time.Duration `toml:"shutdown"`
 }
 
-// Limits bound what one request, or one principal, may cost.
+// Limits bound what one request, or one principal, may cost: the engine's limits and the lock
+// manager's, as their own packages define, document and default them. The [limits] keys are
+// their toml tags: max_put_bytes, max_xml_bytes, max_xml_depth, max_uri_len, propfind_infinity
+// and max_propfind_entries (dav.Limits); max_lock_timeout, max_locks and max_locks_per_user
+// (lock.Limits).
 type Limits struct {
-	// MaxPutBytes caps uploads (0: no limit; 413 past it).
-	MaxPutBytes int64 `toml:"max_put_bytes"`
-	// MaxXMLBytes caps XML request bodies (413 past it).
-	MaxXMLBytes int64 `toml:"max_xml_bytes"`
-	// MaxXMLDepth caps element nesting in XML request bodies (400 past it).
-	MaxXMLDepth int `toml:"max_xml_depth"`
-	// MaxURILen caps the request target and Destination (414 / 400 past it).
-	MaxURILen int `toml:"max_uri_len"`
-	// PropfindInfinity enables PROPFIND Depth: infinity, bounded by MaxPropfindEntries.
-	PropfindInfinity bool `toml:"propfind_infinity"`
-	// MaxPropfindEntries bounds the responses of one PROPFIND.
-	MaxPropfindEntries int `toml:"max_propfind_entries"`
-	// MaxLockTimeout caps granted lock timeouts.
-	MaxLockTimeout time.Duration `toml:"max_lock_timeout"`
-	// MaxLocks caps active locks in total, MaxLocksPerUser per principal (anonymous included).
-	MaxLocks        int `toml:"max_locks"`
-	MaxLocksPerUser int `toml:"max_locks_per_user"`
+	dav.Limits
+	LockLimits
 }
+
+// LockLimits is lock.Limits under a name that can be embedded beside dav.Limits.
+type LockLimits = lock.Limits
 
 // The values of Config.HTTP1.
 const (
@@ -164,15 +158,7 @@ func Defaults() Config {
 			Transfer:   60 * time.Second,
 			Shutdown:   30 * time.Second,
 		},
-		Limits: Limits{
-			MaxXMLBytes:        1 << 20,
-			MaxXMLDepth:        64,
-			MaxURILen:          davpath.MaxLen,
-			MaxPropfindEntries: 100000,
-			MaxLockTimeout:     time.Hour,
-			MaxLocks:           10000,
-			MaxLocksPerUser:    1000,
-		},
+		Limits: Limits{dav.DefaultLimits, lock.DefaultLimits},
 	}
 }
 
@@ -320,9 +306,9 @@ func (c *Config) validateLimits() error {
 		{"limits.max_xml_depth", int64(l.MaxXMLDepth)},
 		{"limits.max_uri_len", int64(l.MaxURILen)},
 		{"limits.max_propfind_entries", int64(l.MaxPropfindEntries)},
-		{"limits.max_lock_timeout", int64(l.MaxLockTimeout)},
+		{"limits.max_lock_timeout", int64(l.MaxTimeout)},
 		{"limits.max_locks", int64(l.MaxLocks)},
-		{"limits.max_locks_per_user", int64(l.MaxLocksPerUser)},
+		{"limits.max_locks_per_user", int64(l.MaxPerPrincipal)},
 		{"timeouts.idle", int64(c.Timeouts.Idle)},
 		{"timeouts.transfer", int64(c.Timeouts.Transfer)},
 		{"timeouts.shutdown", int64(c.Timeouts.Shutdown)},
@@ -337,7 +323,7 @@ func (c *Config) validateLimits() error {
 	if l.MaxURILen > davpath.MaxLen {
 		return fmt.Errorf("limits.max_uri_len: at most %d", davpath.MaxLen)
 	}
-	if l.MaxLocks > 0 && l.MaxLocksPerUser > l.MaxLocks {
+	if l.MaxLocks > 0 && l.MaxPerPrincipal > l.MaxLocks {
 		return errors.New("limits.max_locks_per_user: larger than limits.max_locks")
 	}
 	return nil

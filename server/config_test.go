@@ -81,7 +81,7 @@ permissions = "read-only"
 	}
 	if c.Listen != "127.0.0.1:8443" || c.Prefix != "/dav" || c.OptionsUnauthenticated || c.TLS.RedirectHTTP == "" ||
 		c.Timeouts.ReadHeader != 5*time.Second || c.Timeouts.Shutdown != 30*time.Second ||
-		c.Limits.MaxPutBytes != 1<<30 || c.Limits.MaxXMLBytes != 1<<20 || c.Limits.MaxLocksPerUser != 50 {
+		c.Limits.MaxPutBytes != 1<<30 || c.Limits.MaxXMLBytes != 1<<20 || c.Limits.MaxPerPrincipal != 50 {
 		t.Errorf("decoded %+v", c)
 	}
 	pr, users, err := c.principals()
@@ -257,4 +257,44 @@ func FuzzConfig(f *testing.F) {
 		}
 		_ = c.Validate()
 	})
+}
+
+// TestLimitsKeys pins the [limits] keys and their defaults, which are public interface: the
+// section is made of dav.Limits and lock.Limits, and each key must still land in its field.
+func TestLimitsKeys(t *testing.T) {
+	d := Defaults().Limits
+	if d.MaxPutBytes != 0 || d.MaxXMLBytes != 1<<20 || d.MaxXMLDepth != 64 || d.MaxURILen != davpath.MaxLen ||
+		d.PropfindInfinity || d.MaxPropfindEntries != 100000 || d.MaxTimeout != time.Hour ||
+		d.MaxLocks != 10000 || d.MaxPerPrincipal != 1000 {
+		t.Errorf("default limits changed: %+v", d)
+	}
+	doc := `[limits]
+max_put_bytes = 1
+max_xml_bytes = 2
+max_xml_depth = 3
+max_uri_len = 4
+propfind_infinity = true
+max_propfind_entries = 5
+max_lock_timeout = "6s"
+max_locks = 7
+max_locks_per_user = 7
+`
+	c := Defaults()
+	if err := Parse([]byte(doc), &c); err != nil {
+		t.Fatal(err)
+	}
+	want := Limits{}
+	want.MaxPutBytes, want.MaxXMLBytes, want.MaxXMLDepth, want.MaxURILen = 1, 2, 3, 4
+	want.PropfindInfinity, want.MaxPropfindEntries = true, 5
+	want.MaxTimeout, want.MaxLocks, want.MaxPerPrincipal = 6*time.Second, 7, 7
+	if c.Limits != want {
+		t.Errorf("decoded %+v, want %+v", c.Limits, want)
+	}
+	// The embedded types' Go field names are not keys.
+	for _, bad := range []string{"[limits]\nmax_timeout = \"1s\"", "[limits]\nmax_per_principal = 1", "[limits]\nlimits = 1"} {
+		c := Defaults()
+		if err := Parse([]byte(bad), &c); err == nil {
+			t.Errorf("Parse(%q) accepted an unknown key", bad)
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/davd/davd/dav/rwcap"
 )
 
 // forwardedHeaders are the headers a reverse proxy sets about the original request. The engine
@@ -199,14 +201,19 @@ func (w *progressWriter) WriteVectors(bufs [][]byte) (int64, error) {
 	return writeVectors(w.ResponseWriter, bufs)
 }
 
-// Unwrap exposes the underlying writer to http.ResponseController.
+// Unwrap exposes the underlying writer to http.ResponseController and rwcap.Find.
 func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// writeVectors writes bufs to w: with w's own WriteVectors when it has one, else one by one.
-func writeVectors(w io.Writer, bufs [][]byte) (int64, error) {
-	if vw, ok := w.(interface {
-		WriteVectors([][]byte) (int64, error)
-	}); ok {
+// progressWriter sees every write, vectored ones included, to push the deadline forward.
+var (
+	_ rwcap.VectorWriter = (*progressWriter)(nil)
+	_ rwcap.Unwrapper    = (*progressWriter)(nil)
+)
+
+// writeVectors writes bufs to w: with the WriteVectors of w's Unwrap chain when it has one,
+// else one by one.
+func writeVectors(w http.ResponseWriter, bufs [][]byte) (int64, error) {
+	if vw, ok := rwcap.Find[rwcap.VectorWriter](w); ok {
 		return vw.WriteVectors(bufs)
 	}
 	each := append(net.Buffers(nil), bufs...) // WriteTo consumes its slice: not the caller's

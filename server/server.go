@@ -90,12 +90,7 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 			return fail(fmt.Errorf("state: recover: %w", err))
 		}
 	}
-	locks, err := memlock.New(memlock.Options{
-		MaxLocks:        c.Limits.MaxLocks,
-		MaxPerPrincipal: c.Limits.MaxLocksPerUser,
-		MaxTimeout:      c.Limits.MaxLockTimeout,
-		Persist:         db.LockPersister(),
-	})
+	locks, err := memlock.New(memlock.Options{Limits: c.Limits.LockLimits, Persist: db.LockPersister()})
 	if err != nil {
 		return fail(fmt.Errorf("state: locks: %w", err))
 	}
@@ -183,7 +178,6 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		}
 	}
 	ui := webui.New(fsys, opt)
-	l := w.c.Limits
 	return dav.New(dav.Config{
 		Storage:        fsys,
 		Props:          scope.Props(w.props, base),
@@ -193,16 +187,8 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		Prefix:         w.c.Prefix,
 		PublicHosts:    w.c.Proxy.PublicHosts,
 		TrustForwarded: len(w.c.Proxy.Trusted) > 0,
-		Limits: dav.Limits{
-			MaxXMLBytes:        l.MaxXMLBytes,
-			MaxXMLDepth:        l.MaxXMLDepth,
-			MaxPutBytes:        l.MaxPutBytes,
-			MaxURILen:          l.MaxURILen,
-			PropfindInfinity:   l.PropfindInfinity,
-			MaxPropfindEntries: l.MaxPropfindEntries,
-			MaxLockTimeout:     l.MaxLockTimeout,
-		},
-		Logger: w.log,
+		Limits:         w.c.Limits.Limits,
+		Logger:         w.log,
 	})
 }
 
@@ -303,15 +289,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 		return fmt.Errorf("listen: %w", err)
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	srv := &http.Server{
-		Handler:           in.Handler,
-		ReadHeaderTimeout: c.Timeouts.ReadHeader,
-		IdleTimeout:       c.Timeouts.Idle,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          errLog,
-	}
 	tlsOn := c.TLS.Cert != ""
-	var primary server = srv
+	var primary server
+	var srv *http.Server // the TLS server, when tlsOn
 	front := "net/http"
 	if tlsOn {
 		// Load the pair now so a bad file is a start-up error, not a failed handshake.
@@ -320,13 +300,17 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 			ln.Close()
 			return fmt.Errorf("tls: %w", err)
 		}
+		srv = httpServer(c, in.Handler, maxHeaderBytes, errLog)
 		srv.TLSConfig = &tls.Config{
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{cert},
 		}
-	} else if c.HTTP1 != HTTP1NetHTTP {
+		primary = srv
+	} else {
 		primary = plainServer(c, in.Handler, errLog)
-		front = "davd"
+		if _, ok := primary.(*h1.Server); ok {
+			front = "davd"
+		}
 	}
 	servers := []server{primary}
 	errc := make(chan error, 2)
@@ -337,13 +321,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 			return fmt.Errorf("tls.redirect_http: %w", err)
 		}
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		rs := &http.Server{
-			Handler:           redirectHTTPS(port),
-			ReadHeaderTimeout: c.Timeouts.ReadHeader,
-			IdleTimeout:       c.Timeouts.Idle,
-			MaxHeaderBytes:    16 << 10,
-			ErrorLog:          errLog,
-		}
+		rs := httpServer(c, redirectHTTPS(port), 16<<10, errLog)
 		servers = append(servers, rs)
 		log.Info("davd redirecting HTTP to HTTPS", "addr", rln.Addr().String())
 		go func() { errc <- rs.Serve(rln) }()
@@ -384,19 +362,25 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 // plainServer is the server of plain-HTTP connections c asks for (c.HTTP1).
 func plainServer(c Config, h http.Handler, errLog *log.Logger) server {
 	if c.HTTP1 == HTTP1NetHTTP {
-		return &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: c.Timeouts.ReadHeader,
-			IdleTimeout:       c.Timeouts.Idle,
-			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          errLog,
-		}
+		return httpServer(c, h, maxHeaderBytes, errLog)
 	}
 	return &h1.Server{
 		Handler:           h,
 		ReadHeaderTimeout: c.Timeouts.ReadHeader,
 		IdleTimeout:       c.Timeouts.Idle,
 		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          errLog,
+	}
+}
+
+// httpServer is the one place a net/http server of h is built: HTTPS, plain HTTP when c.HTTP1
+// asks for net/http, and the HTTP-to-HTTPS redirect all get c's timeouts.
+func httpServer(c Config, h http.Handler, maxHeader int, errLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.Timeouts.ReadHeader,
+		IdleTimeout:       c.Timeouts.Idle,
+		MaxHeaderBytes:    maxHeader,
 		ErrorLog:          errLog,
 	}
 }

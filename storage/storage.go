@@ -1,13 +1,17 @@
 // Package storage defines the content-and-namespace seam of davd: the Backend interface every
 // store implements (local disk, memory, later S3), the Info it reports, and the error vocabulary
 // the dav engine maps to HTTP statuses. Nothing here knows HTTP.
+//
+// Everything a backend may offer beyond Backend is declared in this file: the fast paths Renamer,
+// Copier, TreeCopier and TreeRemover, and Quota, MtimeSetter and ListVersioner. The engine finds
+// them by a type assertion on the Backend it was given; each takes paths, so a wrapper that maps
+// paths must implement (and map) every one it means to keep.
 package storage
 
 import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"iter"
 	"time"
 
@@ -49,10 +53,6 @@ type PutOptions struct {
 	// Size is the expected length, or -1 when unknown (chunked bodies). A body of a different
 	// length fails with ErrShortBody and leaves the old content in place.
 	Size int64
-	// Check, when non-nil, runs after the new content is fully written and just before it
-	// replaces the old; an error from it aborts the Put and leaves the old content in place.
-	// The dav engine uses it to re-check preconditions that can only be known late.
-	Check func() error
 }
 
 // Backend stores content and the namespace. Paths are canonical (davpath); a backend never
@@ -121,10 +121,6 @@ var (
 	ErrInsufficientStorage = errors.New("storage: insufficient storage")
 	ErrShortBody           = errors.New("storage: body shorter or longer than announced")
 	ErrCrossDevice         = errors.New("storage: cannot rename across devices")
-	// ErrNotExist and ErrExist are the io/fs sentinels, repeated here for discoverability.
-	ErrNotExist   = fs.ErrNotExist
-	ErrExist      = fs.ErrExist
-	ErrPermission = fs.ErrPermission
 )
 
 // ListVersioner is implemented by backends that can tell cheaply whether the listing of a

@@ -123,23 +123,6 @@ const (
 	maxHeaderBytes = 64 << 10
 )
 
-type dateCache struct {
-	sec int64
-	s   string
-}
-
-var dateNow atomic.Pointer[dateCache]
-
-func httpDate() string {
-	now := time.Now()
-	if d := dateNow.Load(); d != nil && d.sec == now.Unix() {
-		return d.s
-	}
-	d := &dateCache{sec: now.Unix(), s: now.UTC().Format(http.TimeFormat)}
-	dateNow.Store(d)
-	return d.s
-}
-
 type conn struct {
 	c   net.Conn
 	tcp *net.TCPConn
@@ -280,7 +263,8 @@ func (w *rw) sendHeader(final bool) {
 		w.hdr["Connection"] = []string{"keep-alive"}
 	}
 	if w.hdr["Date"] == nil {
-		w.hdr["Date"] = []string{httpDate()}
+		// Formatted per response, as net/http does: ~0.1 µs, well under the noise of a request.
+		w.hdr["Date"] = []string{time.Now().UTC().Format(http.TimeFormat)}
 	}
 	w.writeStatusLine(w.status)
 	w.writeHeaderFields()

@@ -27,7 +27,6 @@ func TestBackend(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 	t.Run("Put create and replace", func(t *testing.T) { testBackendPut(t, newBackend(t)) })
 	t.Run("Put errors", func(t *testing.T) { testBackendPutErrors(t, newBackend(t)) })
 	t.Run("Put size mismatch keeps old content", func(t *testing.T) { testBackendPutSize(t, newBackend(t)) })
-	t.Run("Put Check error keeps old content", func(t *testing.T) { testBackendPutCheck(t, newBackend(t)) })
 	t.Run("Put body error keeps old content", func(t *testing.T) { testBackendPutBodyError(t, newBackend(t)) })
 	t.Run("Put ModTime", func(t *testing.T) { testBackendPutModTime(t, newBackend(t)) })
 	t.Run("ETag strong and changes on every write", func(t *testing.T) { testBackendETag(t, newBackend(t)) })
@@ -308,64 +307,6 @@ func testBackendPutSize(t *testing.T, b storage.Backend) {
 	if got := bkNames(t, b, davpath.Root); !slices.Equal(got, []string{"f"}) {
 		t.Errorf("List(/) after failed Puts = %q, want [f]", got)
 	}
-}
-
-func testBackendPutCheck(t *testing.T, b storage.Backend) {
-	ctx := context.Background()
-	p := bkPath(t, "f")
-	bkPut(t, b, p, "old")
-	old := bkStat(t, b, p)
-	errCheck := errors.New("precondition failed late")
-	body := &bkTrackReader{r: strings.NewReader("new content")}
-	calls := 0
-	_, _, err := b.Put(ctx, p, body, storage.PutOptions{Size: -1, Check: func() error {
-		calls++
-		if !body.eof {
-			t.Errorf("Check ran before the body was read in full")
-		}
-		// Readers still see the old content while Check runs.
-		if got := bkRead(t, b, p); got != "old" {
-			t.Errorf("content during Check = %q, want old", got)
-		}
-		return errCheck
-	}})
-	bkWantErr(t, "Put with failing Check", err, errCheck)
-	if calls != 1 {
-		t.Errorf("Check ran %d times, want 1", calls)
-	}
-	bkWantContent(t, b, p, "old")
-	bkSameInfo(t, "Stat after failed Check", bkStat(t, b, p), old)
-
-	np := bkPath(t, "new")
-	_, _, err = b.Put(ctx, np, strings.NewReader("x"), storage.PutOptions{Size: 1, Check: func() error { return errCheck }})
-	bkWantErr(t, "Put new with failing Check", err, errCheck)
-	bkMissing(t, b, np)
-	if got := bkNames(t, b, davpath.Root); !slices.Equal(got, []string{"f"}) {
-		t.Errorf("List(/) after failed Checks = %q, want [f]", got)
-	}
-
-	calls = 0
-	if _, _, err = b.Put(ctx, p, strings.NewReader("accepted"), storage.PutOptions{Size: -1, Check: func() error { calls++; return nil }}); err != nil {
-		t.Fatalf("Put with passing Check: %v", err)
-	}
-	if calls != 1 {
-		t.Errorf("passing Check ran %d times, want 1", calls)
-	}
-	bkWantContent(t, b, p, "accepted")
-}
-
-// bkTrackReader records whether its reader reached EOF.
-type bkTrackReader struct {
-	r   io.Reader
-	eof bool
-}
-
-func (r *bkTrackReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err == io.EOF {
-		r.eof = true
-	}
-	return n, err
 }
 
 // bkFailReader yields n bytes, then fails with err.

@@ -2,7 +2,7 @@
 // index, expiry, limits and the write-in-progress registry that makes Confirm and the write it
 // guards one critical section against new LOCK requests.
 //
-// The table lives in memory; a Persister (store/bolt provides one) makes it survive restarts by
+// The table lives in memory; a lock.Persister (store/bolt provides one) makes it survive restarts by
 // write-through: every change is written to the Persister inside the same critical section
 // before the method returns, and New reloads the table.
 //

@@ -14,41 +14,13 @@ import (
 	"github.com/davd/davd/lock"
 )
 
-// Persister keeps the lock table across restarts. Its methods are called with the manager's
-// mutex held, so the table and its persisted copy never disagree on what was granted; the price
-// is that a slow Persister (an fsync per LOCK) delays every other lock operation meanwhile,
-// Confirm included. Confirm itself writes only when it meets an expired lock.
-type Persister interface {
-	// Load returns every lock stored, expired ones included (New drops and deletes those).
-	Load() ([]lock.Lock, error)
-	// Put stores l under l.Token, replacing any previous version.
-	Put(l lock.Lock) error
-	// Delete removes the lock with token; a missing token is not an error.
-	Delete(token string) error
-}
-
-// Defaults of Options.
-const (
-	DefaultMaxLocks        = 10000
-	DefaultMaxPerPrincipal = 1000
-	DefaultMaxTimeout      = time.Hour
-)
-
 // Options configure a Manager. The zero value is usable.
 type Options struct {
-	// MaxLocks bounds the number of active locks (default DefaultMaxLocks). Create beyond it
-	// fails with lock.ErrTooManyLocks.
-	MaxLocks int
-	// MaxPerPrincipal bounds the active locks of one principal, the anonymous one included
-	// (default DefaultMaxPerPrincipal).
-	MaxPerPrincipal int
-	// MaxTimeout caps granted timeouts (default DefaultMaxTimeout). A request for an infinite
-	// timeout (Timeout 0) is granted MaxTimeout. A negative MaxTimeout removes the cap, so
-	// infinite locks are granted as asked.
-	MaxTimeout time.Duration
+	// Limits bound the table and the granted timeouts (lock.DefaultLimits for zero fields).
+	lock.Limits
 	// Persist, when set, receives every change before it is visible (write-through), and New
 	// loads the table from it.
-	Persist Persister
+	Persist lock.Persister
 	// Now is the clock New uses to drop expired locks while loading (default time.Now). The
 	// methods take their own now.
 	Now func() time.Time
@@ -56,9 +28,8 @@ type Options struct {
 
 // Manager is the lock.Manager implementation. It is safe for concurrent use.
 type Manager struct {
-	maxLocks, maxPerPrincipal int
-	maxTimeout                time.Duration
-	persist                   Persister
+	lim     lock.Limits
+	persist lock.Persister
 
 	mu      sync.Mutex
 	byToken map[string]*lock.Lock
@@ -74,29 +45,21 @@ type Manager struct {
 	wake chan struct{}
 }
 
-// Compile-time check that Manager implements lock.Manager.
-var _ lock.Manager = (*Manager)(nil)
+// Compile-time checks of the seam and its capabilities.
+var (
+	_ lock.Manager = (*Manager)(nil)
+	_ lock.Counter = (*Manager)(nil)
+)
 
 // New returns a Manager, loading the locks of opt.Persist if set.
 func New(opt Options) (*Manager, error) {
 	m := &Manager{
-		maxLocks:        opt.MaxLocks,
-		maxPerPrincipal: opt.MaxPerPrincipal,
-		maxTimeout:      opt.MaxTimeout,
-		persist:         opt.Persist,
-		byToken:         make(map[string]*lock.Lock),
-		byRoot:          make(map[davpath.Path][]*lock.Lock),
-		perPrincipal:    make(map[string]int),
-		writes:          make(map[uint64][]lock.Target),
-	}
-	if m.maxLocks <= 0 {
-		m.maxLocks = DefaultMaxLocks
-	}
-	if m.maxPerPrincipal <= 0 {
-		m.maxPerPrincipal = DefaultMaxPerPrincipal
-	}
-	if m.maxTimeout == 0 {
-		m.maxTimeout = DefaultMaxTimeout
+		lim:          opt.Limits.WithDefaults(),
+		persist:      opt.Persist,
+		byToken:      make(map[string]*lock.Lock),
+		byRoot:       make(map[davpath.Path][]*lock.Lock),
+		perPrincipal: make(map[string]int),
+		writes:       make(map[uint64][]lock.Target),
 	}
 	if m.persist == nil {
 		return m, nil
@@ -145,17 +108,6 @@ func NewToken() string {
 	return "urn:uuid:" + string(b[:])
 }
 
-// grant returns the timeout to grant for a requested one (0 = infinite).
-func (m *Manager) grant(requested time.Duration) time.Duration {
-	if m.maxTimeout < 0 {
-		return max(requested, 0)
-	}
-	if requested <= 0 || requested > m.maxTimeout {
-		return m.maxTimeout
-	}
-	return requested
-}
-
 func expiry(now time.Time, timeout time.Duration) time.Time {
 	if timeout == 0 {
 		return time.Time{}
@@ -170,7 +122,7 @@ func (m *Manager) Create(ctx context.Context, now time.Time, l lock.Lock) (lock.
 	}
 	l.Token = NewToken()
 	l.Owner = slices.Clone(l.Owner)
-	l.Timeout = m.grant(l.Timeout)
+	l.Timeout = m.lim.Grant(l.Timeout)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for {
@@ -196,9 +148,9 @@ func (m *Manager) Create(ctx context.Context, now time.Time, l lock.Lock) (lock.
 		}
 		m.mu.Lock()
 	}
-	if len(m.byToken) >= m.maxLocks || m.perPrincipal[l.Principal] >= m.maxPerPrincipal {
+	if len(m.byToken) >= m.lim.MaxLocks || m.perPrincipal[l.Principal] >= m.lim.MaxPerPrincipal {
 		m.sweep(now)
-		if len(m.byToken) >= m.maxLocks || m.perPrincipal[l.Principal] >= m.maxPerPrincipal {
+		if len(m.byToken) >= m.lim.MaxLocks || m.perPrincipal[l.Principal] >= m.lim.MaxPerPrincipal {
 			return lock.Lock{}, lock.ErrTooManyLocks
 		}
 	}
@@ -374,7 +326,7 @@ func (m *Manager) Refresh(ctx context.Context, now time.Time, p davpath.Path, to
 		return lock.Lock{}, err
 	}
 	n := *l
-	n.Timeout = m.grant(timeout)
+	n.Timeout = m.lim.Grant(timeout)
 	n.Expires = expiry(now, n.Timeout)
 	if m.persist != nil {
 		if err := m.persist.Put(n); err != nil {
@@ -530,7 +482,8 @@ func (m *Manager) release(id uint64) {
 	}
 }
 
-// Len returns the number of locks in the table, expired ones not yet removed included.
+// Len implements lock.Counter: the number of locks in the table, expired ones not yet removed
+// included.
 func (m *Manager) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -42,7 +42,7 @@ func excl(root davpath.Path, principal string, timeout time.Duration) lock.Lock 
 
 func TestLimits(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t, memlock.Options{MaxLocks: 3, MaxPerPrincipal: 2})
+	m := newManager(t, memlock.Options{Limits: lock.Limits{MaxLocks: 3, MaxPerPrincipal: 2}})
 	for i, who := range []string{"u", "u", "v"} {
 		if _, err := m.Create(ctx, t0, excl(davpath.Path(fmt.Sprint("/", i)), who, time.Minute)); err != nil {
 			t.Fatal(err)
@@ -78,15 +78,15 @@ func TestTimeouts(t *testing.T) {
 		requested time.Duration
 		want      time.Duration
 	}{
-		{"default cap on an infinite request", 0, 0, memlock.DefaultMaxTimeout},
-		{"default cap on a long request", 0, 48 * time.Hour, memlock.DefaultMaxTimeout},
+		{"default cap on an infinite request", 0, 0, lock.DefaultLimits.MaxTimeout},
+		{"default cap on a long request", 0, 48 * time.Hour, lock.DefaultLimits.MaxTimeout},
 		{"short request kept", 0, time.Minute, time.Minute},
 		{"configured cap", 10 * time.Minute, 0, 10 * time.Minute},
 		{"no cap: infinite granted", -1, 0, 0},
 		{"no cap: long request kept", -1, 48 * time.Hour, 48 * time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newManager(t, memlock.Options{MaxTimeout: tc.max})
+			m := newManager(t, memlock.Options{Limits: lock.Limits{MaxTimeout: tc.max}})
 			g, err := m.Create(ctx, t0, excl("/a", "u", tc.requested))
 			if err != nil {
 				t.Fatal(err)
@@ -265,7 +265,7 @@ func BenchmarkConfirm(b *testing.B) {
 		}
 	})
 	b.Run("1000 unrelated locks", func(b *testing.B) {
-		m, _ := memlock.New(memlock.Options{MaxPerPrincipal: 10000})
+		m, _ := memlock.New(memlock.Options{Limits: lock.Limits{MaxPerPrincipal: 10000}})
 		for i := range 1000 {
 			if _, err := m.Create(ctx, t0, excl(davpath.Path(fmt.Sprint("/other/", i)), "u", time.Hour)); err != nil {
 				b.Fatal(err)

@@ -2,91 +2,12 @@ package memprops
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"sync"
 
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/props"
 )
-
-// Default limits of Limits.
-const (
-	DefaultMaxValueBytes = 64 << 10
-	DefaultMaxPropsBytes = 1 << 20
-)
-
-// Limits bound what Apply accepts. Zero fields take the defaults.
-type Limits struct {
-	// MaxValueBytes bounds one property's Value (default DefaultMaxValueBytes).
-	MaxValueBytes int
-	// MaxPropsBytes bounds the total size of one resource's properties: the sum of the lengths
-	// of their namespaces, local names, languages and values (default DefaultMaxPropsBytes).
-	MaxPropsBytes int
-}
-
-func (l Limits) withDefaults() Limits {
-	if l.MaxValueBytes <= 0 {
-		l.MaxValueBytes = DefaultMaxValueBytes
-	}
-	if l.MaxPropsBytes <= 0 {
-		l.MaxPropsBytes = DefaultMaxPropsBytes
-	}
-	return l
-}
-
-// ErrInvalidName is returned by Apply for a property without a local name.
-var ErrInvalidName = errors.New("props: property without a local name")
-
-// Size returns the size of a property as counted against Limits.MaxPropsBytes.
-func Size(p props.Property) int {
-	return len(p.Name.Space) + len(p.Name.Local) + len(p.Lang) + len(p.Value)
-}
-
-// Apply returns the properties that result from applying ops in order to cur (RFC 4918 §9.2:
-// "Instructions MUST either all be executed or none executed"), or an error and nothing. A set
-// replaces a property of the same name in place, or appends it; removing an absent property is
-// not an error (RFC 4918 §14.23). cur is not modified, and the result shares no memory with ops.
-// The result is nil when no property remains.
-func Apply(cur []props.Property, ops []props.Op, lim Limits) ([]props.Property, error) {
-	lim = lim.withDefaults()
-	out := slices.Clone(cur)
-	for _, op := range ops {
-		if op.Prop.Name.Local == "" {
-			return nil, ErrInvalidName
-		}
-		i := slices.IndexFunc(out, func(p props.Property) bool { return p.Name == op.Prop.Name })
-		if op.Remove {
-			if i >= 0 {
-				out = slices.Delete(out, i, i+1)
-			}
-			continue
-		}
-		if len(op.Prop.Value) > lim.MaxValueBytes {
-			return nil, fmt.Errorf("%w: %s %s is %d bytes, limit %d", props.ErrTooLarge,
-				op.Prop.Name.Space, op.Prop.Name.Local, len(op.Prop.Value), lim.MaxValueBytes)
-		}
-		p := op.Prop
-		p.Value = slices.Clone(p.Value)
-		if i >= 0 {
-			out[i] = p
-		} else {
-			out = append(out, p)
-		}
-	}
-	total := 0
-	for _, p := range out {
-		total += Size(p)
-	}
-	if total > lim.MaxPropsBytes {
-		return nil, fmt.Errorf("%w: %d bytes of properties, limit %d", props.ErrTooLarge, total, lim.MaxPropsBytes)
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return out, nil
-}
 
 // clone returns a deep copy of ps, so callers never share memory with the store.
 func clone(ps []props.Property) []props.Property {
@@ -104,7 +25,7 @@ func clone(ps []props.Property) []props.Property {
 // Store is an in-memory props.Store, safe for concurrent use. The zero value is not usable; use
 // New.
 type Store struct {
-	lim Limits
+	lim props.Limits
 	mu  sync.RWMutex
 	m   map[davpath.Path][]props.Property
 }
@@ -112,8 +33,8 @@ type Store struct {
 var _ props.Store = (*Store)(nil)
 
 // New returns an empty Store with the given limits.
-func New(lim Limits) *Store {
-	return &Store{lim: lim.withDefaults(), m: make(map[davpath.Path][]props.Property)}
+func New(lim props.Limits) *Store {
+	return &Store{lim: lim.WithDefaults(), m: make(map[davpath.Path][]props.Property)}
 }
 
 // Get implements props.Store.
@@ -150,7 +71,7 @@ func (s *Store) Patch(ctx context.Context, p davpath.Path, ops []props.Op) error
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ps, err := Apply(s.m[p], ops, s.lim)
+	ps, err := props.Apply(s.m[p], ops, s.lim)
 	if err != nil {
 		return err
 	}

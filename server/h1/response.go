@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/davd/davd/dav/rwcap"
 )
 
 // response is the http.ResponseWriter of one request.
@@ -468,6 +470,12 @@ func (w *response) sniffs() bool {
 // ReadFromSniffless marks a writer whose ReadFrom reads nothing ahead when the Content-Type is
 // set (package dav then does not flush the header before the copy).
 func (w *response) ReadFromSniffless() {}
+
+// The capabilities the dav engine looks for (package rwcap).
+var (
+	_ rwcap.VectorWriter = (*response)(nil)
+	_ rwcap.Sniffless    = (*response)(nil)
+)
 
 // SetReadDeadline sets the connection's read deadline (http.ResponseController).
 func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDeadline(t) }

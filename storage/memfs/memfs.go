@@ -264,12 +264,6 @@ func (f *FS) Put(ctx context.Context, p davpath.Path, r io.Reader, opt storage.P
 	if err != nil {
 		return false, storage.Info{}, fail("put", p, err)
 	}
-	if opt.Check != nil {
-		// Outside the lock: Check may call back into the FS.
-		if err := opt.Check(); err != nil {
-			return false, storage.Info{}, fail("put", p, err)
-		}
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	parent, old, err := f.checkTarget(p)

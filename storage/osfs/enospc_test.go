@@ -176,7 +176,6 @@ func TestNoPartialFile(t *testing.T) {
 	if _, _, err := f.Put(ctx, "/f", strings.NewReader("old"), storage.PutOptions{Size: 3}); err != nil {
 		t.Fatal(err)
 	}
-	errCheck := errors.New("late precondition")
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	for name, put := range map[string]func(p string) error{
@@ -186,10 +185,6 @@ func TestNoPartialFile(t *testing.T) {
 		},
 		"failing body": func(p string) error {
 			_, _, err := f.Put(ctx, davPath(p), io.MultiReader(strings.NewReader(strings.Repeat("y", 600<<10)), errReader{}), storage.PutOptions{Size: -1})
-			return err
-		},
-		"failing check": func(p string) error {
-			_, _, err := f.Put(ctx, davPath(p), strings.NewReader("new"), storage.PutOptions{Size: 3, Check: func() error { return errCheck }})
 			return err
 		},
 		"cancelled": func(p string) error {

@@ -34,13 +34,6 @@ func (e *bodyError) Error() string { return "reading body: " + e.err.Error() }
 func (e *bodyError) Unwrap() error { return e.err }
 func (e *bodyError) passthrough()  {}
 
-// checkError carries the error of PutOptions.Check unchanged to the caller.
-type checkError struct{ err error }
-
-func (e *checkError) Error() string { return e.err.Error() }
-func (e *checkError) Unwrap() error { return e.err }
-func (e *checkError) passthrough()  {}
-
 // target checks that p can receive new content in the directory dirfd: it must not be a
 // collection (or a link to one). It reports whether p is new. Any other link (dangling, escaping
 // or to a file) is replaced by the new file, which stays inside the root.
@@ -138,13 +131,13 @@ const smallPut = 64 << 10
 // kernel, a file system without it): small Puts then look before they write, as large ones do.
 var noRenameNoreplace atomic.Bool
 
-// commit finishes a temporary file written in dirfd: modification time, fsync, close, the
-// caller's last check, and the rename over p's name. With claim, the name is expected to be new
+// commit finishes a temporary file written in dirfd: modification time, fsync, close and the
+// rename over p's name. With claim, the name is expected to be new
 // and is claimed without replacing anything; if it exists after all, target decides whether it
 // may be replaced, and the rename goes ahead over it. created reports whether the name was new
 // (always false without claim: the caller has asked target). On any failure the temporary file
 // is removed and p is untouched. st describes the new content.
-func (f *FS) commit(dirfd int, tmp *tmpFile, p davpath.Path, mtime time.Time, check func() error, claim bool) (st stat, created bool, err error) {
+func (f *FS) commit(dirfd int, tmp *tmpFile, p davpath.Path, mtime time.Time, claim bool) (st stat, created bool, err error) {
 	defer func() {
 		if err != nil {
 			tmp.discard(dirfd)
@@ -166,11 +159,6 @@ func (f *FS) commit(dirfd int, tmp *tmpFile, p davpath.Path, mtime time.Time, ch
 	}
 	if err := tmp.close(); err != nil {
 		return stat{}, false, err
-	}
-	if check != nil {
-		if err := check(); err != nil {
-			return stat{}, false, &checkError{err}
-		}
 	}
 	if claim {
 		err := unix.Renameat2(dirfd, tmp.name, dirfd, p.Base(), unix.RENAME_NOREPLACE)
@@ -237,7 +225,7 @@ func (f *FS) Put(ctx context.Context, p davpath.Path, r io.Reader, opt storage.P
 			return err
 		}
 		var claimed bool
-		st, claimed, err = f.commit(dirfd, &tmp, p, opt.ModTime, opt.Check, claim)
+		st, claimed, err = f.commit(dirfd, &tmp, p, opt.ModTime, claim)
 		created = created || claimed
 		return err
 	})
@@ -315,7 +303,7 @@ func (f *FS) CopyFile(ctx context.Context, src, dst davpath.Path) error {
 			tmp.discard(dirfd)
 			return err
 		}
-		_, _, err = f.commit(dirfd, &tmp, dst, time.Time{}, nil, false)
+		_, _, err = f.commit(dirfd, &tmp, dst, time.Time{}, false)
 		return err
 	})
 	var pe *parentError

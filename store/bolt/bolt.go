@@ -13,9 +13,7 @@ import (
 
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock"
-	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props"
-	"github.com/davd/davd/props/memprops"
 )
 
 // Bucket names.
@@ -30,20 +28,14 @@ var (
 // formatVersion is the layout version stored in the meta bucket.
 const formatVersion = 1
 
-// Defaults of Options.
-const (
-	DefaultMaxValueBytes = memprops.DefaultMaxValueBytes
-	DefaultMaxPropsBytes = memprops.DefaultMaxPropsBytes
-	DefaultOpenTimeout   = 5 * time.Second
-)
+// DefaultOpenTimeout is the default of Options.OpenTimeout.
+const DefaultOpenTimeout = 5 * time.Second
 
 // Options configure a DB. The zero value is usable.
 type Options struct {
-	// MaxValueBytes bounds one property value (default 64 KiB); larger values are refused with
-	// props.ErrTooLarge.
-	MaxValueBytes int
-	// MaxPropsBytes bounds the properties of one resource (default 1 MiB).
-	MaxPropsBytes int
+	// Limits bound property values and the properties of one resource (props.Limits'
+	// defaults); PROPPATCH past them is refused with props.ErrTooLarge.
+	Limits props.Limits
 	// NoSync skips the fsync at each commit: faster, and safe against a crash of the process
 	// but not of the machine.
 	NoSync bool
@@ -54,7 +46,7 @@ type Options struct {
 // DB is one open store file. Its methods are safe for concurrent use.
 type DB struct {
 	db  *bbolt.DB
-	lim memprops.Limits
+	lim props.Limits
 }
 
 // Open opens or creates the store file at path (mode 0600).
@@ -85,7 +77,7 @@ func Open(path string, opt Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	return &DB{db: db, lim: memprops.Limits{MaxValueBytes: opt.MaxValueBytes, MaxPropsBytes: opt.MaxPropsBytes}}, nil
+	return &DB{db: db, lim: opt.Limits.WithDefaults()}, nil
 }
 
 // Close closes the file. Nothing may use the DB, its Props or its LockPersister afterwards.
@@ -96,12 +88,8 @@ func (d *DB) Close() error {
 // Props returns the dead-property store. It also implements props.Journal.
 func (d *DB) Props() props.Store { return (*Props)(d) }
 
-// Journal returns the crash-consistency journal of the property store (the same value as
-// Props, typed for its other role).
-func (d *DB) Journal() props.Journal { return (*Props)(d) }
-
 // LockPersister returns the persistence of the lock table, for memlock.Options.Persist.
-func (d *DB) LockPersister() memlock.Persister { return (*lockPersister)(d) }
+func (d *DB) LockPersister() lock.Persister { return (*lockPersister)(d) }
 
 // Props is the props.Store and props.Journal of a DB.
 type Props DB
@@ -177,7 +165,7 @@ func (s *Props) Patch(ctx context.Context, p davpath.Path, ops []props.Op) error
 				return err
 			}
 		}
-		next, err := memprops.Apply(cur, ops, s.lim)
+		next, err := props.Apply(cur, ops, s.lim)
 		if err != nil {
 			return err
 		}
@@ -466,12 +454,12 @@ func (s *Props) Recover(ctx context.Context, exists func(davpath.Path) bool) err
 	return nil
 }
 
-// lockPersister is the memlock.Persister of a DB.
+// lockPersister is the lock.Persister of a DB.
 type lockPersister DB
 
-var _ memlock.Persister = (*lockPersister)(nil)
+var _ lock.Persister = (*lockPersister)(nil)
 
-// Load implements memlock.Persister.
+// Load implements lock.Persister.
 func (p *lockPersister) Load() ([]lock.Lock, error) {
 	var ls []lock.Lock
 	err := p.db.View(func(tx *bbolt.Tx) error {
@@ -490,7 +478,7 @@ func (p *lockPersister) Load() ([]lock.Lock, error) {
 	return ls, nil
 }
 
-// Put implements memlock.Persister.
+// Put implements lock.Persister.
 func (p *lockPersister) Put(l lock.Lock) error {
 	err := p.db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketLocks).Put([]byte(l.Token), encodeLock(l))
@@ -501,7 +489,7 @@ func (p *lockPersister) Put(l lock.Lock) error {
 	return nil
 }
 
-// Delete implements memlock.Persister.
+// Delete implements lock.Persister.
 func (p *lockPersister) Delete(token string) error {
 	err := p.db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketLocks).Delete([]byte(token))

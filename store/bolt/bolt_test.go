@@ -183,7 +183,7 @@ func TestEncoding(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t, filepath.Join(t.TempDir(), "db"), Options{MaxValueBytes: 10, MaxPropsBytes: 30, NoSync: true})
+	db := openDB(t, filepath.Join(t.TempDir(), "db"), Options{Limits: props.Limits{MaxValueBytes: 10, MaxPropsBytes: 30}, NoSync: true})
 	s := db.Props()
 	p := func(local string, n int) props.Op {
 		return props.Op{Prop: props.Property{Name: props.Name{Local: local}, Value: make([]byte, n)}}
@@ -223,7 +223,7 @@ func TestJournal(t *testing.T) {
 			}
 		}
 	}
-	j := func(db *DB) props.Journal { return db.Journal() }
+	j := func(db *DB) props.Journal { return db.Props().(props.Journal) }
 
 	t.Run("complete applied", func(t *testing.T) {
 		db := tempDB(t)

@@ -63,7 +63,8 @@ func crashChild(dbPath, tree, seed string) error {
 		return err
 	}
 	ctx := context.Background()
-	s, j := db.Props(), db.Journal()
+	s := db.Props()
+	j := s.(props.Journal)
 	var n uint64
 	fmt.Sscan(seed, &n)
 	rnd := rand.New(rand.NewPCG(n, uint64(os.Getpid())))
@@ -197,7 +198,7 @@ func TestCrashConsistency(t *testing.T) {
 			_, err := os.Lstat(filepath.Join(tree, filepath.FromSlash(p.Rel())))
 			return err == nil
 		}
-		if err := db.Journal().Recover(context.Background(), exists); err != nil {
+		if err := db.Props().(props.Journal).Recover(context.Background(), exists); err != nil {
 			t.Fatal(err)
 		}
 		if n := pending(t, db); n != 0 {

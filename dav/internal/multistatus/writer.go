@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/davd/davd/dav/rwcap"
 )
 
 // Prologue and epilogue of every 207 body. The DAV: namespace is bound to the "D" prefix on the
@@ -52,9 +54,6 @@ func (m *Writer) SetLength(n int64) {
 	m.w.Header().Set("Content-Length", strconv.FormatInt(int64(len(prologue))+n+int64(len(epilogue)), 10))
 }
 
-// Started reports whether the 207 status has been sent.
-func (m *Writer) Started() bool { return m.started }
-
 // Start sends the 207 status and the prologue. It never sets a Location header (RFC 4918 §13).
 func (m *Writer) Start() {
 	if m.started {
@@ -79,17 +78,13 @@ func (m *Writer) Write(p []byte) {
 	_, m.err = m.bw.Write(p)
 }
 
-// vectorWriter is a response writer that sends several buffers with one system call
-// (package server/h1's, and the server's middlewares in front of it, which pass the call on).
-type vectorWriter interface {
-	WriteVectors(bufs [][]byte) (int64, error)
-}
-
 // WriteAll writes a whole body of already assembled responses and closes the document: in one
 // vectored write (prologue, chunks, epilogue) when the response writer takes one, else through
 // the buffered writer. Nothing may have been written before; SetLength usually has been.
+// The vectored write is found as rwcap.Find finds it: package server/h1 offers it, and the
+// server's middlewares in front of h1 pass it on.
 func (m *Writer) WriteAll(chunks [][]byte) error {
-	vw, ok := m.w.(vectorWriter)
+	vw, ok := rwcap.Find[rwcap.VectorWriter](m.w)
 	if !ok || m.started {
 		for _, c := range chunks {
 			m.Write(c)

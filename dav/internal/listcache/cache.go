@@ -1,18 +1,21 @@
-package dav
+// Package listcache keeps rendered PROPFIND Depth: 1 responses of collections, so that clients
+// that list the same directory again and again (mounts, sync apps) are answered without a walk.
+// It lives beside the PROPFIND code, not inside it: the engine asks Lookup once per request and
+// gets either a Hit to send or a Recorder to feed each <D:response> it writes, which it
+// finishes after the walk (Finish). Writes tell the cache what they may change
+// (WriteStarted, WriteDone). What a rendering depends on beyond the Key, and when the engine
+// does not ask at all, is the engine's business (dav/doc.go, "Listing cache").
+package listcache
 
 import (
-	"bytes"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/davd/davd/davpath"
-	"github.com/davd/davd/storage"
 )
 
-// listingCache keeps rendered PROPFIND Depth: 1 responses of collections, so that clients that
-// list the same directory again and again (mounts, sync apps) are answered without a walk.
+// Cache is the listing cache of one dav.Handler. It is safe for concurrent use.
 //
 // It never serves stale data. A rendering of collection D is used only when all of these hold:
 //   - the storage's ListVersion of D is the one it was rendered under (the storage vouches for
@@ -22,10 +25,18 @@ import (
 //     concerns the listings of P, of P's parent and, for recursive writes, of everything
 //     under P; such a write drops those renderings when it starts and when it ends, and a
 //     rendering made while one ran is not kept;
-//   - the lock manager holds no lock at all (lockdiscovery timeouts count down), the access
-//     policy allows everything (listings do not differ by principal), and no quota property
-//     was asked for (quota changes with writes anywhere).
-type listingCache struct {
+//   - it is younger than MaxAge, or is being rendered anew and compared byte for byte by one
+//     request (the others are served from it for a grace second meanwhile).
+//
+// The engine asks only when the rendering is a function of the Key alone: no lock held, an
+// access policy that allows everything, no If header, no quota property (dav/doc.go).
+//
+// Memory: the whole cache holds at most cacheMaxBytes. A rendering up to cacheMaxEntry is kept
+// plain, in 64 KiB chunks sent as one vector each; a bigger one, the next time the same state is
+// listed, is kept coded (coded.go, about a fifth of the size) up to cacheMaxCoded. That is the
+// only compression: a plain rendering is sent without being touched, a coded one costs an
+// expansion per hit but keeps a 10,000-entry listing in about 1.5 MiB.
+type Cache struct {
 	mu    sync.Mutex
 	dirs  map[davpath.Path]*cachedDir
 	bytes int64
@@ -34,7 +45,7 @@ type listingCache struct {
 	// remembers the scopes of recently ended writes, to refuse renderings they overlapped.
 	seq    uint64
 	nextID uint64
-	active map[uint64][]writeScope
+	active map[uint64][]Scope
 	done   [256]endedWrite
 	// capturing counts renderings being collected: one at a time, so that a burst of
 	// identical requests on a cold cache does not hold many copies of a big listing.
@@ -42,21 +53,21 @@ type listingCache struct {
 	now       func() time.Time
 }
 
-// writeScope is what one write may change: the resource at Path, and everything below it when
+// Scope is what one write may change: the resource at Path, and everything below it when
 // Recursive.
-type writeScope struct {
+type Scope struct {
 	Path      davpath.Path
 	Recursive bool
 }
 
 // concerns reports whether a write with scope w may change the listing of collection d.
-func (w writeScope) concerns(d davpath.Path) bool {
+func (w Scope) concerns(d davpath.Path) bool {
 	return w.Path == d || (!w.Path.IsRoot() && w.Path.Parent() == d) || (w.Recursive && w.Path.Contains(d))
 }
 
 type endedWrite struct {
 	seq    uint64
-	scopes []writeScope
+	scopes []Scope
 }
 
 // cachedDir holds the renderings of one collection, by request shape, and the admission record.
@@ -103,13 +114,13 @@ const (
 	cacheMaxDirs  = 1024
 )
 
-func newListingCache(now func() time.Time) *listingCache {
-	return &listingCache{dirs: map[davpath.Path]*cachedDir{}, active: map[uint64][]writeScope{}, max: cacheMaxBytes, now: now}
+func New(now func() time.Time) *Cache {
+	return &Cache{dirs: map[davpath.Path]*cachedDir{}, active: map[uint64][]Scope{}, max: cacheMaxBytes, now: now}
 }
 
-// writeStarted registers a write with its scopes and drops the renderings it concerns;
-// writeDone ends it, dropping them again and remembering it.
-func (c *listingCache) writeStarted(scopes []writeScope) uint64 {
+// WriteStarted registers a write with its scopes and drops the renderings it concerns;
+// WriteDone ends it, dropping them again and remembering it.
+func (c *Cache) WriteStarted(scopes []Scope) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
@@ -119,7 +130,7 @@ func (c *listingCache) writeStarted(scopes []writeScope) uint64 {
 	return c.nextID
 }
 
-func (c *listingCache) writeDone(id uint64) {
+func (c *Cache) WriteDone(id uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	scopes := c.active[id]
@@ -130,7 +141,7 @@ func (c *listingCache) writeDone(id uint64) {
 }
 
 // dropConcerned forgets the renderings and admission records of the collections scopes concern.
-func (c *listingCache) dropConcerned(scopes []writeScope) {
+func (c *Cache) dropConcerned(scopes []Scope) {
 	for _, w := range scopes {
 		if !w.Recursive {
 			c.dropDir(w.Path)
@@ -147,7 +158,7 @@ func (c *listingCache) dropConcerned(scopes []writeScope) {
 	}
 }
 
-func (c *listingCache) dropDir(d davpath.Path) {
+func (c *Cache) dropDir(d davpath.Path) {
 	cd := c.dirs[d]
 	if cd == nil {
 		return
@@ -159,7 +170,7 @@ func (c *listingCache) dropDir(d davpath.Path) {
 }
 
 // busy reports whether a write in flight concerns d; c.mu must be held.
-func (c *listingCache) busy(d davpath.Path) bool {
+func (c *Cache) busy(d davpath.Path) bool {
 	for _, scopes := range c.active {
 		for _, w := range scopes {
 			if w.concerns(d) {
@@ -185,7 +196,7 @@ type lookup struct {
 }
 
 // get looks up the rendering of collection d for shape at version ver.
-func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (l lookup) {
+func (c *Cache) get(d davpath.Path, shape string, ver uint64) (l lookup) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l.seq = c.seq
@@ -243,7 +254,7 @@ func (c *listingCache) get(d davpath.Path, shape string, ver uint64) (l lookup) 
 
 // tooBig notes that the rendering of d in shape at version ver outgrew its limit: plain
 // (cacheMaxEntry), the next one is collected coded (see coded.go); coded (cacheMaxCoded), none.
-func (c *listingCache) tooBig(d davpath.Path, shape string, ver uint64, coded bool) {
+func (c *Cache) tooBig(d davpath.Path, shape string, ver uint64, coded bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cd := c.dirs[d]; cd != nil {
@@ -256,7 +267,7 @@ func (c *listingCache) tooBig(d davpath.Path, shape string, ver uint64, coded bo
 
 // overlapped reports whether a write that concerns d ran since seq (or may have: the record of
 // ended writes does not reach back far enough). c.mu must be held.
-func (c *listingCache) overlapped(d davpath.Path, seq uint64) bool {
+func (c *Cache) overlapped(d davpath.Path, seq uint64) bool {
 	if c.busy(d) || c.seq-seq >= uint64(len(c.done)) {
 		return true
 	}
@@ -275,7 +286,7 @@ func (c *listingCache) overlapped(d davpath.Path, seq uint64) bool {
 // renew ends the verification of e (see lookup.verify), made at version ver from seq on: a
 // rendering found identical, with no write in between, is good for another cacheMaxAge; any
 // other outcome (a difference, an unfinished rendering, a write) drops it.
-func (c *listingCache) renew(d davpath.Path, shape string, ver, seq uint64, e *cachedListing, same bool) {
+func (c *Cache) renew(d davpath.Path, shape string, ver, seq uint64, e *cachedListing, same bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e.refreshing = false
@@ -293,7 +304,7 @@ func (c *listingCache) renew(d davpath.Path, shape string, ver, seq uint64, e *c
 
 // put keeps a rendering of d made at version ver from seq on, of data listed at time at, unless a write that concerns d
 // ran meanwhile (or may have: the record of ended writes does not reach back far enough).
-func (c *listingCache) put(d davpath.Path, shape string, ver, seq uint64, at time.Time, body chunks) {
+func (c *Cache) put(d davpath.Path, shape string, ver, seq uint64, at time.Time, body chunks) {
 	if (!body.coded && body.size > cacheMaxEntry) || body.mem > cacheMaxCoded {
 		return
 	}
@@ -321,7 +332,7 @@ func (c *listingCache) put(d davpath.Path, shape string, ver, seq uint64, at tim
 
 // makeRoom frees renderings until n more bytes fit: aged ones first, then any (the map's order
 // is as good as any other here). c.mu must be held.
-func (c *listingCache) makeRoom(n int64) {
+func (c *Cache) makeRoom(n int64) {
 	for _, agedOnly := range []bool{true, false} {
 		for _, cd := range c.dirs {
 			for shape, e := range cd.shapes {
@@ -336,131 +347,4 @@ func (c *listingCache) makeRoom(n int64) {
 			}
 		}
 	}
-}
-
-// beginCapture reserves the right to collect one rendering; endCapture releases it.
-func (c *listingCache) beginCapture() bool { return c.capturing.CompareAndSwap(0, 1) }
-func (c *listingCache) endCapture()        { c.capturing.Store(0) }
-
-// chunks collects a rendering in fixed-size pieces: no reallocation while it grows, so a big
-// listing never briefly needs twice its size. The supportedlock value, a third of an allprop
-// entry, is kept as a reference to one shared copy.
-type chunks struct {
-	list [][]byte // pieces to write in order: views into buf chunks, or the shared constant
-	buf  []byte   // the chunk being filled
-	size int      // bytes the rendering stands for
-	mem  int      // bytes it holds (the chunks' capacity; the shared constant is not counted)
-	// coded: the pieces are coded (coded.go) with dictionary dict; they are appended with
-	// appendCodedPiece, whole entries each.
-	coded bool
-	dict  []string
-}
-
-const chunkSize = 64 << 10
-
-var supportedLockBytes = []byte(supportedLock)
-
-func (c *chunks) append(b []byte) {
-	c.size += len(b)
-	for len(b) > 0 {
-		i := bytes.Index(b, supportedLockBytes)
-		if i < 0 {
-			c.copyIn(b)
-			return
-		}
-		c.copyIn(b[:i])
-		c.list = append(c.list, supportedLockBytes)
-		b = b[i+len(supportedLockBytes):]
-	}
-}
-
-// appendCodedPiece appends enc, the coding of size bytes of rendering.
-func (c *chunks) appendCodedPiece(enc []byte, size int) {
-	c.size += size
-	c.copyIn(enc)
-}
-
-// copyIn appends b to the current chunk and to the list, merging with the previous piece when it
-// is the chunk's tail.
-func (c *chunks) copyIn(b []byte) {
-	if len(b) == 0 {
-		return
-	}
-	if cap(c.buf)-len(c.buf) < len(b) {
-		c.buf = make([]byte, 0, max(chunkSize, len(b)))
-		c.mem += cap(c.buf)
-	}
-	start := len(c.buf)
-	c.buf = append(c.buf, b...)
-	piece := c.buf[start:len(c.buf):len(c.buf)]
-	if n := len(c.list); n > 0 && start > 0 {
-		prev := c.list[n-1]
-		if len(prev) > 0 && &prev[:cap(prev)][cap(prev)-1] == &c.buf[start-1] {
-			c.list[n-1] = c.buf[start-len(prev) : len(c.buf) : len(c.buf)]
-			return
-		}
-	}
-	c.list = append(c.list, piece)
-}
-
-// verifier compares a rendering, fed piece by piece, with a kept one (coded ones are fed coded).
-type verifier struct {
-	list [][]byte
-	i    int // piece of list being compared
-	off  int // bytes of list[i] already matched
-	bad  bool
-}
-
-func (v *verifier) feed(b []byte) {
-	for len(b) > 0 && !v.bad {
-		if v.i >= len(v.list) {
-			v.bad = true
-			return
-		}
-		cur := v.list[v.i][v.off:]
-		n := min(len(cur), len(b))
-		if !bytes.Equal(cur[:n], b[:n]) {
-			v.bad = true
-			return
-		}
-		b, v.off = b[n:], v.off+n
-		if v.off == len(v.list[v.i]) {
-			v.i, v.off = v.i+1, 0
-		}
-	}
-}
-
-// same reports whether everything fed so far is exactly the kept rendering.
-func (v *verifier) same() bool { return !v.bad && v.i == len(v.list) && v.off == 0 }
-
-// cacheShape identifies the shape of a request: its kind and property names.
-func (pf *propfind) cacheShape() string {
-	var b strings.Builder
-	b.WriteByte(byte('0' + pf.kind))
-	for _, n := range pf.names {
-		b.WriteByte(0)
-		b.WriteString(n.Space)
-		b.WriteByte(' ')
-		b.WriteString(n.Local)
-	}
-	return b.String()
-}
-
-// cacheable reports whether this Depth: 1 PROPFIND of p may use the listing cache, and the
-// storage's version of p to use it with.
-func (pf *propfind) cacheable(p davpath.Path, hasIf bool) (uint64, bool) {
-	h := pf.h
-	if hasIf || !h.allowAll || (h.locks != nil && !pf.noLocks) {
-		return 0, false
-	}
-	for _, n := range pf.names {
-		if n.Space == nsDAV && strings.HasPrefix(n.Local, "quota") {
-			return 0, false
-		}
-	}
-	lv, ok := h.fs.(storage.ListVersioner)
-	if !ok {
-		return 0, false
-	}
-	return lv.ListVersion(pf.ctx, p)
 }

@@ -1,4 +1,4 @@
-package dav
+package listcache
 
 import (
 	"bytes"
@@ -45,3 +45,8 @@ func TestCodedRoundTrip(t *testing.T) {
 		t.Fatalf("a second allprop entry of %d bytes is kept in %d", len(entry), n)
 	}
 }
+
+// supportedLock is the engine's supportedlock value (dav/properties.go), the longest run of
+// markup in an allprop entry.
+const supportedLock = `<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>` +
+	`<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>`

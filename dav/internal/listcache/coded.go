@@ -1,4 +1,4 @@
-package dav
+package listcache
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package dav
+package listcache
 
 import (
 	"strings"
@@ -14,23 +14,23 @@ func TestListingCacheRefusesRenderingsOverlappedByWrites(t *testing.T) {
 	body.append([]byte("<D:response/>"))
 	for _, c := range []struct {
 		name  string
-		scope writeScope
+		scope Scope
 		kept  bool
 	}{
-		{"write to a member", writeScope{Path: "/d/f"}, false},
-		{"write to the collection itself", writeScope{Path: "/d"}, false},
-		{"recursive write above", writeScope{Path: "/", Recursive: true}, false},
-		{"write to a sibling collection's member", writeScope{Path: "/e/f"}, true},
-		{"write to a grandchild", writeScope{Path: "/d/sub/x"}, true},
+		{"write to a member", Scope{Path: "/d/f"}, false},
+		{"write to the collection itself", Scope{Path: "/d"}, false},
+		{"recursive write above", Scope{Path: "/", Recursive: true}, false},
+		{"write to a sibling collection's member", Scope{Path: "/e/f"}, true},
+		{"write to a grandchild", Scope{Path: "/d/sub/x"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			lc := newListingCache(time.Now)
+			lc := New(time.Now)
 			lc.get("/d", "s", 1)      // first sight
 			l := lc.get("/d", "s", 1) // second: admitted, rendering starts at l.seq
 			if !l.admit {
 				t.Fatal("second rendering of the same state not admitted")
 			}
-			lc.writeDone(lc.writeStarted([]writeScope{c.scope}))
+			lc.WriteDone(lc.WriteStarted([]Scope{c.scope}))
 			lc.get("/d", "s", 1) // another request meanwhile: the collection is tracked again
 			lc.put("/d", "s", 1, l.seq, time.Now(), body)
 			if hit := lc.get("/d", "s", 1).hit; hit != c.kept {
@@ -43,7 +43,7 @@ func TestListingCacheRefusesRenderingsOverlappedByWrites(t *testing.T) {
 // TestListingCacheBudget: renderings of the same collection in two shapes share the budget, a
 // new one makes room by evicting, and the accounting returns to zero.
 func TestListingCacheBudget(t *testing.T) {
-	lc := newListingCache(time.Now)
+	lc := New(time.Now)
 	lc.max = 3 * chunkSize
 	render := func(n int) chunks {
 		var c chunks
@@ -73,7 +73,7 @@ func TestListingCacheBudget(t *testing.T) {
 	if lc.bytes > lc.max {
 		t.Fatalf("over budget: %d > %d", lc.bytes, lc.max)
 	}
-	lc.writeDone(lc.writeStarted([]writeScope{{Path: "/d"}}))
+	lc.WriteDone(lc.WriteStarted([]Scope{{Path: "/d"}}))
 	if lc.bytes != 0 {
 		t.Fatalf("accounting after dropping everything: %d", lc.bytes)
 	}
@@ -95,7 +95,7 @@ func TestListingCacheVerifiesAgedRenderings(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			clock := time.Unix(1e9, 0)
-			lc := newListingCache(func() time.Time { return clock })
+			lc := New(func() time.Time { return clock })
 			var body chunks
 			body.append([]byte("<D:response>a</D:response>"))
 			lc.get("/d", "s", 1)
@@ -113,7 +113,7 @@ func TestListingCacheVerifiesAgedRenderings(t *testing.T) {
 				t.Fatalf("verification holds memory: %d bytes, was %d", lc.bytes, mem)
 			}
 			if c.write {
-				lc.writeDone(lc.writeStarted([]writeScope{{Path: "/d/x"}}))
+				lc.WriteDone(lc.WriteStarted([]Scope{{Path: "/d/x"}}))
 			}
 			lc.renew("/d", "s", 1, v.seq, v.verify, c.same)
 			if l := lc.get("/d", "s", 1); l.hit != c.kept || l.verify != nil {
@@ -130,16 +130,16 @@ func TestListingCacheVerifiesAgedRenderings(t *testing.T) {
 // into pieces, and only the exact same bytes, all of them, count as the same.
 func TestVerifier(t *testing.T) {
 	var kept chunks
-	kept.append([]byte("<a>" + supportedLock + "<b>"))
+	kept.append([]byte("<a>" + longValue + "<b>"))
 	kept.append([]byte("<c>"))
-	whole := "<a>" + supportedLock + "<b><c>"
+	whole := "<a>" + longValue + "<b><c>"
 	for _, c := range []struct {
 		name string
 		feed []string
 		same bool
 	}{
 		{"in one piece", []string{whole}, true},
-		{"in other pieces", []string{"<", "a>" + supportedLock[:5], supportedLock[5:] + "<b><c", ">"}, true},
+		{"in other pieces", []string{"<", "a>" + longValue[:5], longValue[5:] + "<b><c", ">"}, true},
 		{"unfinished", []string{whole[:len(whole)-1]}, false},
 		{"longer", []string{whole, "x"}, false},
 		{"one byte differs", []string{strings.Replace(whole, "<b>", "<B>", 1)}, false},
@@ -154,3 +154,6 @@ func TestVerifier(t *testing.T) {
 		}
 	}
 }
+
+// longValue is a rendered value long enough to be cut anywhere (the supportedlock value).
+const longValue = supportedLock
