@@ -22,10 +22,12 @@ import (
 	"github.com/davd/davd/auth"
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/lock"
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props"
 	"github.com/davd/davd/scope"
 	"github.com/davd/davd/server/h1"
+	"github.com/davd/davd/storage"
 	"github.com/davd/davd/storage/osfs"
 	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/webui"
@@ -63,38 +65,10 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(c.Root, 0o755); err != nil {
-		return nil, fmt.Errorf("root: %w", err)
+	w := &wiring{c: c, log: log, in: in}
+	if err := w.local(); err != nil {
+		return fail(err)
 	}
-	if err := os.MkdirAll(c.State, 0o700); err != nil {
-		return nil, fmt.Errorf("state: %w", err)
-	}
-	fsys, err := osfs.New(c.Root, osfs.Options{NoFsync: c.NoFsync})
-	if err != nil {
-		return nil, fmt.Errorf("root: %w", err)
-	}
-	in.closers = append(in.closers, fsys.Close)
-	db, err := bolt.Open(filepath.Join(c.State, "davd.db"), bolt.Options{})
-	if err != nil {
-		return fail(fmt.Errorf("state: %w", err))
-	}
-	in.closers = append(in.closers, db.Close)
-	ps := db.Props()
-	if j, ok := ps.(props.Journal); ok {
-		// Replay namespace changes a crash interrupted, before any request is served.
-		err := j.Recover(context.Background(), func(p davpath.Path) bool {
-			_, err := fsys.Stat(context.Background(), p)
-			return err == nil
-		})
-		if err != nil {
-			return fail(fmt.Errorf("state: recover: %w", err))
-		}
-	}
-	locks, err := memlock.New(memlock.Options{Limits: c.Limits.LockLimits, Persist: db.LockPersister()})
-	if err != nil {
-		return fail(fmt.Errorf("state: locks: %w", err))
-	}
-	w := wiring{c: c, log: log, fs: fsys, props: ps, locks: locks, in: in}
 	var handler http.Handler
 	if !c.AuthEnabled() {
 		h, err := w.handler(davpath.Root, nil)
@@ -123,39 +97,90 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 
 // wiring holds the shared backends while per-scope handlers are built.
 type wiring struct {
-	c     Config
-	log   *slog.Logger
+	c   Config
+	log *slog.Logger
+	in  *Instance
+	// root is the content backend of the whole tree; fs is the same when it is the local disk
+	// (nil in cluster mode), whose scopes get osfs instances of their own.
+	root  storage.Backend
 	fs    *osfs.FS
+	sub   func(base davpath.Path) storage.Backend // a scope's view in cluster mode
 	props props.Store
-	locks *memlock.Manager
-	in    *Instance
+	locks lock.Manager
+}
+
+// local opens the single-node backends: the served directory through osfs, dead properties and
+// locks in the embedded bbolt store under the state directory.
+func (w *wiring) local() error {
+	if err := os.MkdirAll(w.c.Root, 0o755); err != nil {
+		return fmt.Errorf("root: %w", err)
+	}
+	if err := os.MkdirAll(w.c.State, 0o700); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	fsys, err := osfs.New(w.c.Root, osfs.Options{NoFsync: w.c.NoFsync})
+	if err != nil {
+		return fmt.Errorf("root: %w", err)
+	}
+	w.in.closers = append(w.in.closers, fsys.Close)
+	db, err := bolt.Open(filepath.Join(w.c.State, "davd.db"), bolt.Options{})
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	w.in.closers = append(w.in.closers, db.Close)
+	ps := db.Props()
+	if j, ok := ps.(props.Journal); ok {
+		// Replay namespace changes a crash interrupted, before any request is served.
+		err := j.Recover(context.Background(), func(p davpath.Path) bool {
+			_, err := fsys.Stat(context.Background(), p)
+			return err == nil
+		})
+		if err != nil {
+			return fmt.Errorf("state: recover: %w", err)
+		}
+	}
+	locks, err := memlock.New(memlock.Options{Limits: w.c.Limits.LockLimits, Persist: db.LockPersister()})
+	if err != nil {
+		return fmt.Errorf("state: locks: %w", err)
+	}
+	w.fs, w.root, w.props, w.locks = fsys, fsys, ps, locks
+	return nil
 }
 
 // storage returns the content backend of a scope. A scope gets its own osfs rooted at its
 // directory rather than a path-prefixing wrapper over the whole tree: os.Root then refuses
 // symbolic links that leave the scope, so a link planted in alice's directory pointing to
 // ../bob is not followed (osfs follows links that stay inside its root).
-func (w *wiring) storage(base davpath.Path) (*osfs.FS, error) {
+//
+// In cluster mode there are no symbolic links, and a scope is a sub-tree view of the shared
+// namespace; it returns a nil Resolver then.
+func (w *wiring) storage(base davpath.Path) (storage.Backend, access.Resolver, error) {
+	if w.fs == nil {
+		if base.IsRoot() {
+			return w.root, nil, nil
+		}
+		return w.sub(base), nil, nil
+	}
 	if base.IsRoot() {
-		return w.fs, nil
+		return w.fs, w.fs, nil
 	}
 	dir := w.c.Root
 	for _, seg := range base.Segments() {
 		dir = filepath.Join(dir, seg)
 		fi, err := os.Lstat(dir)
 		if err != nil {
-			return nil, fmt.Errorf("scope %s: %w", base, err)
+			return nil, nil, fmt.Errorf("scope %s: %w", base, err)
 		}
 		if !fi.IsDir() {
-			return nil, fmt.Errorf("scope %s: %s is not a directory (symbolic links are not allowed on a scope's path)", base, dir)
+			return nil, nil, fmt.Errorf("scope %s: %s is not a directory (symbolic links are not allowed on a scope's path)", base, dir)
 		}
 	}
 	fsys, err := osfs.New(dir, osfs.Options{NoFsync: w.c.NoFsync})
 	if err != nil {
-		return nil, fmt.Errorf("scope %s: %w", base, err)
+		return nil, nil, fmt.Errorf("scope %s: %w", base, err)
 	}
 	w.in.closers = append(w.in.closers, fsys.Close)
-	return fsys, nil
+	return fsys, fsys, nil
 }
 
 // handler returns the engine for one scope under rules (nil: allow everything). The rules are
@@ -163,13 +188,16 @@ func (w *wiring) storage(base davpath.Path) (*osfs.FS, error) {
 // the engine asks about and on where the scope's symbolic links lead them, so that a link
 // inside the scope cannot carry a principal across a rule (access.Rules.ThroughLinks).
 func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, error) {
-	fsys, err := w.storage(base)
+	fsys, res, err := w.storage(base)
 	if err != nil {
 		return nil, err
 	}
 	var pol access.Policy
-	if rules != nil {
-		pol = rules.ThroughLinks(fsys)
+	switch {
+	case rules != nil && res != nil:
+		pol = rules.ThroughLinks(res)
+	case rules != nil:
+		pol = rules
 	}
 	opt := webui.Options{Prefix: w.c.Prefix, Title: "davd", Logger: w.log}
 	if pol != nil {
@@ -223,7 +251,7 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 	}
 	// Unauthenticated OPTIONS, when anonymous access is off, reach an engine that may do
 	// nothing else: OPTIONS needs no access, everything else is refused.
-	deny, err := dav.New(dav.Config{Storage: w.fs, Access: access.DenyAll{}, Locks: w.locks, Prefix: w.c.Prefix, Logger: w.log})
+	deny, err := dav.New(dav.Config{Storage: w.root, Access: access.DenyAll{}, Locks: w.locks, Prefix: w.c.Prefix, Logger: w.log})
 	if err != nil {
 		return nil, err
 	}
@@ -255,9 +283,9 @@ func (w *wiring) mkScope(base davpath.Path) error {
 	p := davpath.Root
 	for _, seg := range base.Segments() {
 		p = p.Join(seg)
-		err := w.fs.Mkcol(ctx, p)
+		err := w.root.Mkcol(ctx, p)
 		if err == nil || errors.Is(err, fs.ErrExist) {
-			if info, err := w.fs.Stat(ctx, p); err != nil || !info.IsDir {
+			if info, err := w.root.Stat(ctx, p); err != nil || !info.IsDir {
 				return fmt.Errorf("scope %s: %s is not a directory of the served tree", base, p)
 			}
 			continue
