@@ -427,12 +427,16 @@ func (f *FS) target(ctx context.Context, p davpath.Path) (*resolved, error) {
 type bodyReader struct {
 	r   io.Reader
 	n   int64
+	eof bool
 	err error
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
+	if err == io.EOF {
+		b.eof = true
+	}
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err
 	}
@@ -467,7 +471,7 @@ func (f *FS) upload(ctx context.Context, r io.Reader, size int64) (string, int64
 		err = body.err // the client's error, not the store's
 	case ctx.Err() != nil:
 		err = ctx.Err()
-	case err != nil && size > 0 && body.n < size:
+	case err != nil && size > 0 && body.eof && body.n < size:
 		err = fmt.Errorf("%w: announced %d bytes, got %d", storage.ErrShortBody, size, body.n)
 	case err != nil:
 		err = f.unavailable(ctx, err)
