@@ -87,7 +87,12 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	} else {
 		handler = stripForwarded(handler)
 	}
+	// Every request is under the same deadlines, whoever answers it (issue 12): "OPTIONS *"
+	// is answered here, not by the servers, and a body the client cannot deliver is its error.
+	handler = clientBodyErrors(handler)
+	handler = globalOptions(handler)
 	handler = transferDeadlines(c.Timeouts.Transfer, handler)
+	handler = rejectFaulty10(handler)
 	if c.AccessLog {
 		handler = accessLog(log, handler)
 	}
@@ -349,7 +354,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 			return fmt.Errorf("tls.redirect_http: %w", err)
 		}
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		rs := httpServer(c, redirectHTTPS(port), 16<<10, errLog)
+		rs := httpServer(c, transferDeadlines(c.Timeouts.Transfer, globalOptions(redirectHTTPS(port))), 16<<10, errLog)
 		servers = append(servers, rs)
 		log.Info("davd redirecting HTTP to HTTPS", "addr", rln.Addr().String())
 		go func() { errc <- rs.Serve(rln) }()
@@ -390,16 +395,25 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 // plainServer is the server of plain-HTTP connections c asks for (c.HTTP1).
 func plainServer(c Config, h http.Handler, errLog *log.Logger) server {
 	if c.HTTP1 == HTTP1NetHTTP {
-		return httpServer(c, h, maxHeaderBytes, errLog)
+		s := httpServer(c, h, maxHeaderBytes, errLog)
+		s.ConnContext = te10ConnContext
+		return te10Server{s}
 	}
 	return &h1.Server{
-		Handler:           h,
-		ReadHeaderTimeout: c.Timeouts.ReadHeader,
-		IdleTimeout:       c.Timeouts.Idle,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          errLog,
+		Handler:                      h,
+		ReadHeaderTimeout:            c.Timeouts.ReadHeader,
+		IdleTimeout:                  c.Timeouts.Idle,
+		MaxHeaderBytes:               maxHeaderBytes,
+		ErrorLog:                     errLog,
+		DisableGeneralOptionsHandler: true, // globalOptions answers it, under the deadlines
 	}
 }
+
+// te10Server is the plain-HTTP net/http server: its connections are watched for HTTP/1.0
+// requests with Transfer-Encoding, which http.ReadRequest hides (see te10Conn).
+type te10Server struct{ *http.Server }
+
+func (s te10Server) Serve(ln net.Listener) error { return s.Server.Serve(te10Listener{ln}) }
 
 // httpServer is the one place a net/http server of h is built: HTTPS, plain HTTP when c.HTTP1
 // asks for net/http, and the HTTP-to-HTTPS redirect all get c's timeouts.
@@ -410,6 +424,8 @@ func httpServer(c Config, h http.Handler, maxHeader int, errLog *log.Logger) *ht
 		IdleTimeout:       c.Timeouts.Idle,
 		MaxHeaderBytes:    maxHeader,
 		ErrorLog:          errLog,
+		// globalOptions answers "OPTIONS *" inside the handler chain, under the deadlines.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 

@@ -451,6 +451,11 @@ func TestCachedListingThroughTheStack(t *testing.T) {
 				t.Errorf("%d responses, want 301", n)
 			}
 			want := fmt.Sprintf("bytes=%d ", len(bodies[0]))
+			// The access-log line is written when the handler returns, which may be just
+			// after the client has read the whole body: wait for it (bounded).
+			for deadline := time.Now().Add(2 * time.Second); strings.Count(logs.String(), want) < 4 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if got := strings.Count(logs.String(), want); got != 4 {
 				t.Errorf("%d access-log lines with %q, want 4:\n%s", got, want, logs.String())
 			}

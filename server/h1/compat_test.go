@@ -220,6 +220,18 @@ type compatCase struct {
 	deviation func(t *testing.T, std, h *result)         // when set, replaces h1 == net/http
 }
 
+// faulty10Deviation: h1 answers an HTTP/1.0 request with Transfer-Encoding 400 without calling
+// the handler, and closes the connection (net/http ignores the field).
+func faulty10Deviation(t *testing.T, std, h *result) {
+	t.Helper()
+	if got := h.statuses(); !reflect.DeepEqual(got, []int{400}) || h.End != "closed" {
+		t.Errorf("h1: statuses %v (%s), want [400] and closed", got, h.End)
+	}
+	if len(h.Seen) != 0 {
+		t.Errorf("h1: the handler saw %v", h.Seen)
+	}
+}
+
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -632,11 +644,32 @@ func compatCases(t *testing.T) []compatCase {
 		},
 		{
 			// net/http ignores Transfer-Encoding in HTTP/1.0 (issue 12785): no body.
-			name:   "HTTP/1.0 with Transfer-Encoding: chunked",
-			req:    "POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-			h:      echo,
-			status: []int{200},
-			closed: true,
+			// Intended deviation (RFC 9112 section 6.1): h1 answers 400 and closes.
+			name:      "HTTP/1.0 with Transfer-Encoding: chunked",
+			req:       "POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+			h:         echo,
+			status:    []int{200},
+			closed:    true,
+			deviation: faulty10Deviation,
+		},
+		{
+			// net/http frames it by the Content-Length and serves the trailing GET (issue 12,
+			// finding 3: a smuggled request behind a front end that frames by the TE).
+			name:      "HTTP/1.0 keep-alive with Transfer-Encoding and Content-Length",
+			req:       "PUT /t HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc" + get,
+			h:         echo,
+			status:    []int{200, 200},
+			closed:    false,
+			deviation: faulty10Deviation,
+		},
+		{
+			name:      "HTTP/1.0 keep-alive with Transfer-Encoding, header in pieces",
+			req:       "PUT /t HTTP/1.0\r\nHost: x\r\n",
+			more:      []string{"Connection: keep-alive\r\nTransfer-", "Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc" + get},
+			h:         echo,
+			status:    []int{200, 200},
+			closed:    false,
+			deviation: faulty10Deviation,
 		},
 		{
 			name:   "HTTP/2.0 request line",

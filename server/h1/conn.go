@@ -174,7 +174,9 @@ func (c *conn) serve() {
 		w = newResponse(c, req)
 		if !w.expectOK() {
 			// answered 417
-		} else if req.Method == http.MethodOptions && req.RequestURI == "*" {
+			w.ownDeadline()
+		} else if req.Method == http.MethodOptions && req.RequestURI == "*" && !c.s.DisableGeneralOptionsHandler {
+			w.ownDeadline()
 			w.globalOptions()
 		} else {
 			h.ServeHTTP(w, w.req)
@@ -219,29 +221,47 @@ func (c *conn) release() {
 	}
 }
 
-// await waits for the first byte of the next request, under the idle timeout (the header
-// timeout for a connection's first request), and then arms the header timeout. It returns
-// false when the connection is to be closed: the wait failed or the server is shutting down.
+// await waits for the first bytes of the next request and arms the header timeout. A
+// connection's first request must be read whole within the header timeout of the accept (one
+// deadline, set once: a byte arriving just before it expires does not start it again, as
+// net/http). A kept-alive connection waits under the idle timeout, which starts at the end of
+// the previous response, and its request's header must then arrive within the header timeout
+// of its first bytes (as net/http). It returns false when the connection is to be closed: the
+// wait failed or the server is shutting down.
 func (c *conn) await(first bool) bool {
 	s := c.s
+	if first {
+		c.mu.Lock()
+		if s.closing.Load() {
+			c.mu.Unlock()
+			return false
+		}
+		if d := s.ReadHeaderTimeout; d > 0 {
+			c.rwc.SetReadDeadline(c.since.Add(d))
+		}
+		c.mu.Unlock()
+		if _, err := c.br.Peek(1); err != nil {
+			return false
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if s.closing.Load() {
+			return false
+		}
+		c.state = stateActive
+		return true
+	}
 	// Like net/http, a kept-alive connection waits for 4 bytes before it reads a request:
 	// a client that sends a stray CRLF or two and closes gets no 400.
-	need := 4
-	if first {
-		need = 1
-	}
+	const need = 4
 	if c.br.Buffered() < need {
 		c.mu.Lock()
 		if s.closing.Load() {
 			c.mu.Unlock()
 			return false
 		}
-		d := s.ReadHeaderTimeout
-		if !first {
-			c.state = stateIdle
-			d = s.idleTimeout()
-		}
-		if d > 0 {
+		c.state = stateIdle
+		if d := s.idleTimeout(); d > 0 {
 			c.rwc.SetReadDeadline(time.Now().Add(d))
 		} else {
 			c.rwc.SetReadDeadline(time.Time{})
@@ -259,7 +279,7 @@ func (c *conn) await(first bool) bool {
 	c.state = stateActive
 	if d := s.ReadHeaderTimeout; d > 0 {
 		c.rwc.SetReadDeadline(time.Now().Add(d))
-	} else if !first {
+	} else {
 		c.rwc.SetReadDeadline(time.Time{}) // a handler's deadline from the previous request
 	}
 	return true
@@ -274,6 +294,9 @@ type statusError struct {
 func (e statusError) Error() string { return http.StatusText(e.code) + ": " + e.text }
 
 var errTooLarge = errors.New("h1: request header too large")
+
+// errFaulty10 refuses an HTTP/1.0 request with Transfer-Encoding (RFC 9112 section 6.1).
+var errFaulty10 = statusError{http.StatusBadRequest, "Transfer-Encoding in an HTTP/1.0 request"}
 
 // readRequest reads and checks one request: http.ReadRequest, then the checks net/http's server
 // makes on top of it.
@@ -291,16 +314,20 @@ func (c *conn) readRequest() (*http.Request, error) {
 		}
 	}
 	// http.ReadRequest takes the Host field out of the header, and with an absolute-form
-	// target puts the target's host in req.Host: to check the field as RFC 9112 section 3.2
-	// asks, the header block is kept when the target is not origin-form (rare), and otherwise
-	// looked at in the read buffer if it is still there.
+	// target puts the target's host in req.Host; it drops Transfer-Encoding from an HTTP/1.0
+	// request. To check these fields as RFC 9112 sections 3.2 and 6.1 ask, the header block
+	// is recorded when the request line is not an origin-form HTTP/1.1 one already in the read
+	// buffer (rare), and otherwise looked at in the read buffer if it is still there. The
+	// record is the request's only: it is released when the request has been read, so an
+	// idle connection does not hold a large header block (issue 12).
 	pre, _ := c.br.Peek(c.br.Buffered())
-	origin := originForm(pre)
+	origin := originForm11(pre)
 	c.rec.reads = 0
 	if !origin {
 		c.rec.buf = append(c.rec.buf[:0], pre...)
 		c.rec.on = true
 	}
+	defer func() { c.rec.buf = nil }()
 	c.lr.N = c.s.maxHeaderBytes() + 4096
 	req, err := http.ReadRequest(c.br)
 	hit := c.lr.N <= 0
@@ -341,6 +368,17 @@ func (c *conn) readRequest() (*http.Request, error) {
 			c.mustClose = true
 		}
 	}
+	// RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing,
+	// with or without a Content-Length, and the connection must close after it. Behind a
+	// front end that frames it by the Transfer-Encoding, what follows would be taken for
+	// another request. http.ReadRequest has dropped the field (its framing is the
+	// Content-Length, if any); the recorded block still has it. It is refused, and nothing
+	// after it is read as a request.
+	if !req.ProtoAtLeast(1, 1) {
+		if _, ok := field(block, "Transfer-Encoding"); ok || block == nil {
+			return nil, errFaulty10
+		}
+	}
 	if !haveHost && req.ProtoAtLeast(1, 1) && req.Method != http.MethodConnect && !(h2preface && len(req.Header) == 0) {
 		return nil, statusError{http.StatusBadRequest, "missing required Host header"}
 	}
@@ -357,10 +395,9 @@ func (c *conn) readRequest() (*http.Request, error) {
 			}
 		}
 	}
-	if req.Body != http.NoBody {
-		// The header deadline is over; the body is bounded by the handler (transfer deadlines).
-		c.rwc.SetReadDeadline(time.Time{})
-	}
+	// The header deadline stays armed: the body is read under it unless the handler sets a
+	// read deadline of its own (http.ResponseController), as davd's transfer deadlines do. A
+	// connection is never left without a deadline by the server itself.
 	req.RemoteAddr = c.remote
 	return req, nil
 }
@@ -382,15 +419,16 @@ func (r *recorder) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// originForm reports whether b starts with a whole request line whose target is origin-form
-// ("/...").
-func originForm(b []byte) bool {
+// originForm11 reports whether b starts with a whole request line whose target is
+// origin-form ("/...") and whose version is HTTP/1.1.
+func originForm11(b []byte) bool {
 	nl := bytes.IndexByte(b, '\n')
 	if nl < 0 {
 		return false
 	}
-	sp := bytes.IndexByte(b[:nl], ' ')
-	return sp >= 0 && sp+1 < nl && b[sp+1] == '/'
+	line := bytes.TrimSuffix(b[:nl], []byte("\r"))
+	sp := bytes.IndexByte(line, ' ')
+	return sp >= 0 && sp+1 < len(line) && line[sp+1] == '/' && bytes.HasSuffix(line, []byte(" HTTP/1.1"))
 }
 
 // field finds the first field called name in the header block that starts b (request line,
@@ -435,6 +473,10 @@ func field(b []byte, name string) (value string, ok bool) {
 // refuse answers a request that could not be read, as net/http does, and the connection closes.
 func (c *conn) refuse(err error) {
 	const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+	if d := c.s.ReadHeaderTimeout; d > 0 {
+		// A client that never reads its responses must not hold the connection.
+		c.rwc.SetWriteDeadline(time.Now().Add(d))
+	}
 	var se statusError
 	switch {
 	case err == errTooLarge:
@@ -453,6 +495,9 @@ func (c *conn) refuse(err error) {
 		status := fmt.Sprintf("%d %s: %s", se.code, http.StatusText(se.code), se.text)
 		c.bw.WriteString("HTTP/1.1 " + status + errorHeaders + status)
 		c.bw.Flush()
+		if se == errFaulty10 {
+			c.linger() // its body may be on the way: let the client read the answer
+		}
 	default:
 		const msg = "400 Bad Request"
 		c.bw.WriteString("HTTP/1.1 " + msg + errorHeaders + msg)

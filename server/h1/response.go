@@ -113,9 +113,18 @@ func (w *response) WriteVectors(bufs [][]byte) (int64, error) {
 	return total, nil
 }
 
+// ownDeadline bounds the writing of an answer the server makes itself, without the handler
+// (which sets deadlines of its own): by the header timeout, so that a client that never reads
+// cannot hold the connection.
+func (w *response) ownDeadline() {
+	if d := w.c.s.ReadHeaderTimeout; d > 0 {
+		w.SetWriteDeadline(time.Now().Add(d))
+	}
+}
+
 // globalOptions answers "OPTIONS *" (RFC 9110 section 9.3.7, a question about the server, not
 // a resource) as net/http does, without the handler: 200, no body. A body over 4 KiB closes
-// the connection.
+// the connection. The body is read under the header deadline, which is still armed.
 func (w *response) globalOptions() {
 	w.hdr["Content-Length"] = []string{"0"}
 	if w.body != nil {

@@ -24,6 +24,15 @@
 //     answered and its connection closed, as RFC 9112 section 6.3 requires (net/http keeps the
 //     connection); so is a chunked request whose header block did not arrive in one read (the
 //     fields http.ReadRequest drops can then not be checked).
+//   - an HTTP/1.0 request with Transfer-Encoding (with or without Content-Length) is answered
+//     400 and its connection closed, as RFC 9112 section 6.1 requires: its framing is faulty
+//     (net/http drops the field, frames the body by the Content-Length and serves what
+//     follows as the next request).
+//   - the header deadline is not cleared once the header is read: a request's body is read
+//     under it until the handler sets a read deadline of its own (http.ResponseController),
+//     and the answers the server makes without the handler (4xx, 417, "OPTIONS *") are
+//     written under it. net/http with a ReadHeaderTimeout and no ReadTimeout leaves the body
+//     without a deadline. No connection is left without one by the server.
 //   - no client-gone detection while the handler runs: the request context is cancelled when the
 //     handler returns or the server closes; a client that left is noticed by the next read or
 //     write, which fail. (This is the background read that costs net/http its latency.)
@@ -49,8 +58,10 @@ import (
 type Server struct {
 	// Handler answers every request.
 	Handler http.Handler
-	// ReadHeaderTimeout bounds reading a request's line and header, from its first byte (and,
-	// on a new connection, the wait for that first byte). Zero: no limit.
+	// ReadHeaderTimeout bounds reading a request's line and header: on a new connection from
+	// the accept, on a kept-alive one from the request's first bytes. It goes on bounding the
+	// request's body (and the answers the server makes itself: 417, 4xx, "OPTIONS *") unless
+	// the handler sets deadlines of its own with http.ResponseController. Zero: no limit.
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout bounds the wait for the next request on a kept-alive connection. Zero: the
 	// ReadHeaderTimeout.
@@ -60,6 +71,9 @@ type Server struct {
 	MaxHeaderBytes int
 	// ErrorLog receives panics of the handler and other server errors. Nil: package log.
 	ErrorLog *log.Logger
+	// DisableGeneralOptionsHandler, as in http.Server: "OPTIONS *" goes to the Handler
+	// instead of being answered by the server itself (200, no body).
+	DisableGeneralOptionsHandler bool
 
 	closing atomic.Bool
 
