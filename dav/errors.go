@@ -80,7 +80,7 @@ func StatusOf(err error) int {
 		return http.StatusLocked
 	case errors.Is(err, lock.ErrNoSuchLock):
 		return http.StatusConflict
-	case errors.Is(err, lock.ErrTooManyLocks):
+	case errors.Is(err, lock.ErrTooManyLocks), errors.Is(err, storage.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The client went away or the request timed out; nobody reads this status.

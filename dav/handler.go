@@ -295,6 +295,10 @@ func (h *Handler) allow(ctx context.Context, op access.Op, p davpath.Path) error
 // element, never the cause; 5xx causes are logged.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := StatusOf(err)
+	if errors.Is(err, storage.ErrUnavailable) {
+		// RFC 9110 section 10.2.3: a backend outage is temporary; say when to come back.
+		w.Header().Set("Retry-After", "5")
+	}
 	if code >= 500 {
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
 	}

@@ -121,6 +121,10 @@ var (
 	ErrInsufficientStorage = errors.New("storage: insufficient storage")
 	ErrShortBody           = errors.New("storage: body shorter or longer than announced")
 	ErrCrossDevice         = errors.New("storage: cannot rename across devices")
+	// ErrUnavailable: a service the backend depends on (etcd, S3 in cluster mode) does not
+	// answer; the request may succeed when retried later (503 with Retry-After). Nothing was
+	// changed, or the change is cleaned up by the backend.
+	ErrUnavailable = errors.New("storage: backend temporarily unavailable")
 )
 
 // ListVersioner is implemented by backends that can tell cheaply whether the listing of a

@@ -1,0 +1,941 @@
+// Package clusterfs is the storage.Backend of cluster mode: the namespace lives in etcd, the
+// contents in an S3 bucket, so that any number of davd nodes serve the same tree.
+//
+// # Layout
+//
+// Every resource has an entry in etcd at <prefix>n/<parent id>/<name>, whose value (JSON)
+// holds its own id, whether it is a collection, its size, ETag, times and, for a non-empty
+// content, the name of its S3 object ("b/<random id>"). The root is the collection with id
+// "r" (its entry, for its times, is <prefix>root). A collection's members are therefore one
+// key range, listed in name order by etcd itself, and a rename of a collection is one key
+// deleted and one written whatever the size of the tree: its members hang from its id, which
+// the rename keeps.
+//
+// # Atomicity
+//
+// Every change is one etcd transaction whose conditions are the revisions read while the
+// path was resolved: every ancestor entry unchanged (so the path still leads where it led),
+// the target unchanged or still absent, and for an empty collection no member created since.
+// A transaction whose conditions fail is retried from a fresh resolution (a bounded number of
+// times); one that succeeds is the whole change, seen by every node at once.
+//
+// # Contents
+//
+// An S3 object is written once and never overwritten: a PUT uploads a new object, then swaps
+// it into the entry in the transaction. Readers of the old content keep reading it: the
+// replaced object is not deleted at once but recorded as garbage (<prefix>g/<object>, with
+// the time) and deleted by the collector after a grace period. A PUT records its new object
+// as garbage before the upload and takes it out of the garbage in the commit, so an upload
+// that never commits (the node crashed, the client left) is collected too; a commit whose
+// object was collected meanwhile (an upload slower than the grace period) fails instead of
+// pointing at a missing object.
+//
+// # Failures
+//
+// An etcd or S3 call that fails for a reason other than the request's own cancellation is
+// storage.ErrUnavailable (503 with Retry-After): nothing was changed, or what was uploaded is
+// garbage the collector removes.
+package clusterfs
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/davd/davd/cluster"
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/storage"
+)
+
+// Compile-time guards: FS implements the Backend and these fast paths.
+var (
+	_ storage.Backend     = (*FS)(nil)
+	_ storage.Renamer     = (*FS)(nil)
+	_ storage.Copier      = (*FS)(nil)
+	_ storage.TreeRemover = (*FS)(nil)
+	_ storage.MtimeSetter = (*FS)(nil)
+)
+
+const (
+	rootID = "r"
+	// retries bounds the attempts of one change whose transaction lost a race.
+	retries = 16
+	// listPage is how many members one etcd range read of a listing returns.
+	listPage = 1000
+	// txnOps bounds the operations of one transaction (etcd's --max-txn-ops is 128).
+	txnOps = 100
+	// partSize is the S3 multipart part size for uploads of unknown length.
+	partSize = 16 << 20
+)
+
+// Options tune an FS.
+type Options struct {
+	// Grace is how long a replaced or uncommitted S3 object is kept before the collector
+	// deletes it: longer than any read of an old version or any upload. Default 15 minutes.
+	Grace time.Duration
+	// Now is the clock of the collector (tests); default time.Now.
+	Now func() time.Time
+}
+
+// FS is the cluster storage.Backend. It is safe for concurrent use, by any number of nodes.
+type FS struct {
+	c     *cluster.Conn
+	n     string // <prefix>n/
+	g     string // <prefix>g/
+	j     string // <prefix>j/
+	root  string // <prefix>root
+	grace time.Duration
+	now   func() time.Time
+}
+
+// New returns the FS of the cluster c, creating the root's entry when it does not exist yet.
+func New(ctx context.Context, c *cluster.Conn, o Options) (*FS, error) {
+	if o.Grace <= 0 {
+		o.Grace = 15 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	f := &FS{c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", root: c.Prefix + "root", grace: o.Grace, now: o.Now}
+	t := now()
+	e := entry{ID: rootID, Dir: true, ETag: newETag(), MTime: t, Created: t}
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	_, err := c.Etcd.Txn(cctx).If(clientv3.Compare(clientv3.CreateRevision(f.root), "=", 0)).Then(clientv3.OpPut(f.root, e.encode())).Commit()
+	if err != nil {
+		return nil, fmt.Errorf("clusterfs: creating the root: %w", f.unavailable(ctx, err))
+	}
+	return f, nil
+}
+
+// entry is the value of a resource's key.
+type entry struct {
+	ID      string    `json:"id"`
+	Dir     bool      `json:"dir,omitempty"`
+	Size    int64     `json:"size,omitempty"`
+	ETag    string    `json:"etag"`
+	MTime   time.Time `json:"mtime"`
+	Created time.Time `json:"created"`
+	Blob    string    `json:"blob,omitempty"`
+}
+
+func (e entry) encode() string {
+	b, _ := json.Marshal(e) // cannot fail: strings, numbers and times
+	return string(b)
+}
+
+func (e entry) info(name string) storage.Info {
+	return storage.Info{Name: name, Size: e.Size, ModTime: e.MTime, Created: e.Created, IsDir: e.Dir, ETag: e.ETag}
+}
+
+// ref is a resolved resource: its key, entry and the revision the entry was last written at
+// (0: absent).
+type ref struct {
+	key string
+	e   entry
+	mod int64
+}
+
+func (r ref) exists() bool { return r.mod != 0 }
+
+// unchanged is the transaction condition that r is as it was read.
+func (r ref) unchanged() clientv3.Cmp {
+	if r.key == "" {
+		return clientv3.Compare(clientv3.CreateRevision("\x00"), "=", 0) // the root: always true
+	}
+	if r.mod == 0 {
+		return clientv3.Compare(clientv3.CreateRevision(r.key), "=", 0)
+	}
+	return clientv3.Compare(clientv3.ModRevision(r.key), "=", r.mod)
+}
+
+func now() time.Time { return time.Now().Round(0).UTC() }
+
+func randomID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func newETag() string { return `"c` + randomID() + `"` }
+
+func fail(op string, p davpath.Path, err error) error {
+	return fmt.Errorf("clusterfs: %s %s: %w", op, p, err)
+}
+
+// call bounds one call to etcd or S3.
+func (f *FS) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, f.c.Timeout)
+}
+
+// unavailable turns a failed call into the request's own cancellation, or ErrUnavailable.
+func (f *FS) unavailable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: %v", storage.ErrUnavailable, err)
+}
+
+func (f *FS) childKey(parentID, name string) string { return f.n + parentID + "/" + name }
+
+func (f *FS) membersPrefix(id string) string { return f.n + id + "/" }
+
+// resolved is a path resolved at one revision: the chain of its ancestors (the root first)
+// and the resource itself.
+type resolved struct {
+	rev   int64
+	chain []ref // chain[0] is the root; the last is the resource (absent: mod 0)
+}
+
+func (r *resolved) target() ref { return r.chain[len(r.chain)-1] }
+
+// ancestors are the conditions that every ancestor of the target is as it was read.
+func (r *resolved) ancestors() []clientv3.Cmp {
+	var cs []clientv3.Cmp
+	if len(r.chain) < 2 {
+		return nil // the root
+	}
+	for _, a := range r.chain[1 : len(r.chain)-1] {
+		cs = append(cs, a.unchanged())
+	}
+	return cs
+}
+
+// resolve walks p from the root at one revision (rev 0: the current one). The target may be
+// absent (its ref has mod 0 and the key it would have); a missing or non-collection ancestor is
+// storage.ErrParentMissing (fs.ErrNotExist when more than the parent is missing).
+func (f *FS) resolve(ctx context.Context, p davpath.Path, rev int64) (*resolved, error) {
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	opts := func() []clientv3.OpOption {
+		if rev > 0 {
+			return []clientv3.OpOption{clientv3.WithRev(rev)}
+		}
+		return nil
+	}
+	resp, err := f.c.Etcd.Get(cctx, f.root, opts()...)
+	if err != nil {
+		return nil, f.unavailable(ctx, err)
+	}
+	if rev == 0 {
+		rev = resp.Header.Revision
+	}
+	r := &resolved{rev: rev}
+	root := ref{e: entry{ID: rootID, Dir: true}}
+	if len(resp.Kvs) == 1 {
+		json.Unmarshal(resp.Kvs[0].Value, &root.e)
+		root.e.ID, root.e.Dir = rootID, true
+	}
+	r.chain = append(r.chain, root)
+	segs := p.Segments()
+	for i, seg := range segs {
+		cur := r.chain[len(r.chain)-1]
+		if !cur.exists() && cur.key != "" || !cur.e.Dir {
+			if i == len(segs)-1 {
+				return r, storage.ErrParentMissing
+			}
+			return r, fs.ErrNotExist
+		}
+		key := f.childKey(cur.e.ID, seg)
+		resp, err := f.c.Etcd.Get(cctx, key, clientv3.WithRev(rev))
+		if err != nil {
+			return nil, f.unavailable(ctx, err)
+		}
+		next := ref{key: key}
+		if len(resp.Kvs) == 1 {
+			kv := resp.Kvs[0]
+			if err := json.Unmarshal(kv.Value, &next.e); err != nil {
+				return nil, fmt.Errorf("clusterfs: entry %s: %w", key, err)
+			}
+			next.mod = kv.ModRevision
+		}
+		r.chain = append(r.chain, next)
+	}
+	return r, nil
+}
+
+// lookup resolves p, which must exist.
+func (f *FS) lookup(ctx context.Context, p davpath.Path) (*resolved, error) {
+	r, err := f.resolve(ctx, p, 0)
+	if err != nil {
+		if errors.Is(err, storage.ErrParentMissing) {
+			err = fs.ErrNotExist
+		}
+		return nil, err
+	}
+	if !r.target().exists() && !p.IsRoot() {
+		return nil, fs.ErrNotExist
+	}
+	return r, nil
+}
+
+// commit runs one transaction; ok is false when its conditions failed.
+func (f *FS) commit(ctx context.Context, conds []clientv3.Cmp, ops ...clientv3.Op) (bool, error) {
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	resp, err := f.c.Etcd.Txn(cctx).If(conds...).Then(ops...).Commit()
+	if err != nil {
+		return false, f.unavailable(ctx, err)
+	}
+	return resp.Succeeded, nil
+}
+
+// garbage records S3 object blob for the collector (a replaced or removed content).
+func (f *FS) garbage(blob string) clientv3.Op {
+	return clientv3.OpPut(f.g+blob, strconv.FormatInt(f.now().Unix(), 10))
+}
+
+// Stat describes the resource at p.
+func (f *FS) Stat(ctx context.Context, p davpath.Path) (storage.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, fail("stat", p, err)
+	}
+	r, err := f.lookup(ctx, p)
+	if err != nil {
+		return storage.Info{}, fail("stat", p, err)
+	}
+	return r.target().e.info(p.Base()), nil
+}
+
+// List yields the members of the collection p in name order, read at one revision, a page
+// at a time.
+func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, error] {
+	return func(yield func(storage.Info, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(storage.Info{}, fail("list", p, err))
+			return
+		}
+		r, err := f.lookup(ctx, p)
+		if err == nil && !r.target().e.Dir {
+			err = storage.ErrNotDir
+		}
+		if err != nil {
+			yield(storage.Info{}, fail("list", p, err))
+			return
+		}
+		prefix := f.membersPrefix(r.target().e.ID)
+		end := clientv3.GetPrefixRangeEnd(prefix)
+		from := prefix
+		for {
+			cctx, cancel := f.call(ctx)
+			resp, err := f.c.Etcd.Get(cctx, from, clientv3.WithRange(end), clientv3.WithRev(r.rev), clientv3.WithLimit(listPage))
+			cancel()
+			if err != nil {
+				yield(storage.Info{}, fail("list", p, f.unavailable(ctx, err)))
+				return
+			}
+			for _, kv := range resp.Kvs {
+				var e entry
+				if err := json.Unmarshal(kv.Value, &e); err != nil {
+					yield(storage.Info{}, fail("list", p, fmt.Errorf("entry %s: %w", kv.Key, err)))
+					return
+				}
+				if !yield(e.info(string(kv.Key[len(prefix):])), nil) {
+					return
+				}
+			}
+			if !resp.More || len(resp.Kvs) == 0 {
+				return
+			}
+			from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		}
+	}
+}
+
+// emptyFile is the content of a resource of size 0 (no S3 object).
+type emptyFile struct{ *bytes.Reader }
+
+func (emptyFile) Close() error { return nil }
+
+// Open opens the non-collection resource p. The S3 object is read lazily, by ranges as the
+// caller seeks.
+func (f *FS) Open(ctx context.Context, p davpath.Path) (storage.File, storage.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, storage.Info{}, fail("open", p, err)
+	}
+	r, err := f.lookup(ctx, p)
+	if err != nil {
+		return nil, storage.Info{}, fail("open", p, err)
+	}
+	e := r.target().e
+	if e.Dir {
+		return nil, storage.Info{}, fail("open", p, storage.ErrIsDir)
+	}
+	info := e.info(p.Base())
+	if e.Blob == "" {
+		return emptyFile{bytes.NewReader(nil)}, info, nil
+	}
+	obj, err := f.c.S3.GetObject(ctx, f.c.Bucket, e.Blob, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, storage.Info{}, fail("open", p, f.unavailable(ctx, err))
+	}
+	return &object{obj: obj, ctx: ctx, f: f}, info, nil
+}
+
+// object is an open S3 content; its read errors that are not the request's cancellation are
+// storage.ErrUnavailable.
+type object struct {
+	obj *minio.Object
+	ctx context.Context
+	f   *FS
+}
+
+func (o *object) Read(p []byte) (int, error) {
+	n, err := o.obj.Read(p)
+	if err != nil && err != io.EOF {
+		err = o.f.unavailable(o.ctx, err)
+	}
+	return n, err
+}
+
+func (o *object) Seek(off int64, whence int) (int64, error) { return o.obj.Seek(off, whence) }
+func (o *object) Close() error                              { return o.obj.Close() }
+
+// target resolves p as the target of a write of content: its parent must be a collection
+// and p, when it exists, not one.
+func (f *FS) target(ctx context.Context, p davpath.Path) (*resolved, error) {
+	if p.IsRoot() {
+		return nil, storage.ErrIsDir
+	}
+	r, err := f.resolve(ctx, p, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			err = storage.ErrParentMissing
+		}
+		return nil, err
+	}
+	if t := r.target(); t.exists() && t.e.Dir {
+		return nil, storage.ErrIsDir
+	}
+	return r, nil
+}
+
+// bodyReader remembers the first error of the request body, which the S3 client may wrap.
+type bodyReader struct {
+	r   io.Reader
+	n   int64
+	eof bool
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if err == io.EOF {
+		b.eof = true
+	}
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// upload writes r to a new S3 object, recorded as garbage until a commit takes it out. It
+// returns the object's name ("" for an empty content) and its size.
+func (f *FS) upload(ctx context.Context, r io.Reader, size int64) (string, int64, error) {
+	if size == 0 {
+		var one [1]byte
+		if n, _ := io.ReadFull(r, one[:]); n > 0 {
+			return "", 0, fmt.Errorf("%w: announced 0 bytes, got more", storage.ErrShortBody)
+		}
+		return "", 0, nil
+	}
+	blob := "b/" + randomID()
+	cctx, cancel := f.call(ctx)
+	_, err := f.c.Etcd.Put(cctx, f.g+blob, strconv.FormatInt(f.now().Unix(), 10))
+	cancel()
+	if err != nil {
+		return "", 0, f.unavailable(ctx, err)
+	}
+	body := &bodyReader{r: r}
+	var in io.Reader = body
+	if size > 0 {
+		in = io.LimitReader(body, size)
+	}
+	info, err := f.c.S3.PutObject(ctx, f.c.Bucket, blob, in, size, minio.PutObjectOptions{PartSize: partSize, DisableContentSha256: true})
+	switch {
+	case body.err != nil:
+		err = body.err // the client's error, not the store's
+	case ctx.Err() != nil:
+		err = ctx.Err()
+	case err != nil && size > 0 && body.eof && body.n < size:
+		err = fmt.Errorf("%w: announced %d bytes, got %d", storage.ErrShortBody, size, body.n)
+	case err != nil:
+		err = f.unavailable(ctx, err)
+	case size > 0:
+		var one [1]byte
+		if n, _ := io.ReadFull(r, one[:]); n > 0 {
+			err = fmt.Errorf("%w: announced %d bytes, got more", storage.ErrShortBody, size)
+		}
+	}
+	if err != nil {
+		f.c.S3.RemoveObject(context.WithoutCancel(ctx), f.c.Bucket, blob, minio.RemoveObjectOptions{})
+		return "", 0, err
+	}
+	return blob, info.Size, nil
+}
+
+// place commits a new content (blob, size) at p, replacing what is there, in one
+// transaction; the first attempt uses r, the retries a fresh resolution.
+func (f *FS) place(ctx context.Context, p davpath.Path, r *resolved, blob string, size int64, mtime time.Time, extra ...clientv3.Cmp) (bool, storage.Info, error) {
+	t := now()
+	if mtime.IsZero() {
+		mtime = t
+	}
+	for range retries {
+		old := r.target()
+		e := entry{ID: randomID(), Size: size, ETag: newETag(), MTime: mtime.Round(0).UTC(), Created: t, Blob: blob}
+		if old.exists() {
+			e.ID = old.e.ID
+		}
+		conds := append(r.ancestors(), old.unchanged())
+		conds = append(conds, extra...)
+		ops := []clientv3.Op{clientv3.OpPut(old.key, e.encode())}
+		if blob != "" {
+			// the new object is no longer garbage; it must still be there
+			conds = append(conds, clientv3.Compare(clientv3.CreateRevision(f.g+blob), ">", 0))
+			ops = append(ops, clientv3.OpDelete(f.g+blob))
+		}
+		if old.exists() && old.e.Blob != "" {
+			ops = append(ops, f.garbage(old.e.Blob))
+		}
+		ok, err := f.commit(ctx, conds, ops...)
+		if err != nil {
+			return false, storage.Info{}, err
+		}
+		if ok {
+			return !old.exists(), e.info(p.Base()), nil
+		}
+		if blob != "" {
+			if gone, err := f.missing(ctx, f.g+blob); err != nil {
+				return false, storage.Info{}, err
+			} else if gone {
+				return false, storage.Info{}, fmt.Errorf("%w: the upload outlasted the grace period (%v) and was collected", storage.ErrUnavailable, f.grace)
+			}
+		}
+		if r, err = f.target(ctx, p); err != nil {
+			return false, storage.Info{}, err
+		}
+	}
+	return false, storage.Info{}, fmt.Errorf("%w: %d concurrent changes in a row", storage.ErrUnavailable, retries)
+}
+
+// missing reports whether key does not exist.
+func (f *FS) missing(ctx context.Context, key string) (bool, error) {
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	resp, err := f.c.Etcd.Get(cctx, key, clientv3.WithCountOnly())
+	if err != nil {
+		return false, f.unavailable(ctx, err)
+	}
+	return resp.Count == 0, nil
+}
+
+// Put atomically creates or replaces the content at p: the body goes to a new S3 object, and
+// one transaction makes it p's content. Readers see the old content until then.
+func (f *FS) Put(ctx context.Context, p davpath.Path, body io.Reader, opt storage.PutOptions) (bool, storage.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return false, storage.Info{}, fail("put", p, err)
+	}
+	if _, err := f.target(ctx, p); err != nil {
+		return false, storage.Info{}, fail("put", p, err)
+	}
+	blob, size, err := f.upload(ctx, body, opt.Size)
+	if err != nil {
+		return false, storage.Info{}, fail("put", p, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, storage.Info{}, fail("put", p, err) // the object is garbage already
+	}
+	r, err := f.target(ctx, p)
+	if err != nil {
+		return false, storage.Info{}, fail("put", p, err)
+	}
+	created, info, err := f.place(ctx, p, r, blob, size, opt.ModTime)
+	if err != nil {
+		return false, storage.Info{}, fail("put", p, err)
+	}
+	return created, info, nil
+}
+
+// Mkcol creates the collection p.
+func (f *FS) Mkcol(ctx context.Context, p davpath.Path) error {
+	if err := ctx.Err(); err != nil {
+		return fail("mkcol", p, err)
+	}
+	if p.IsRoot() {
+		return fail("mkcol", p, fs.ErrExist)
+	}
+	for range retries {
+		r, err := f.resolve(ctx, p, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = storage.ErrParentMissing
+		}
+		if err != nil {
+			return fail("mkcol", p, err)
+		}
+		t := r.target()
+		if t.exists() {
+			return fail("mkcol", p, fs.ErrExist)
+		}
+		tm := now()
+		e := entry{ID: randomID(), Dir: true, ETag: newETag(), MTime: tm, Created: tm}
+		ok, err := f.commit(ctx, append(r.ancestors(), t.unchanged()), clientv3.OpPut(t.key, e.encode()))
+		if err != nil {
+			return fail("mkcol", p, err)
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fail("mkcol", p, fmt.Errorf("%w: %d concurrent changes in a row", storage.ErrUnavailable, retries))
+}
+
+// empty is the condition that collection id has no member.
+func (f *FS) empty(id string) clientv3.Cmp {
+	return clientv3.Compare(clientv3.CreateRevision(f.membersPrefix(id)), "=", 0).WithPrefix()
+}
+
+// hasMembers reports whether collection id has members now.
+func (f *FS) hasMembers(ctx context.Context, id string) (bool, error) {
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	resp, err := f.c.Etcd.Get(cctx, f.membersPrefix(id), clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1))
+	if err != nil {
+		return false, f.unavailable(ctx, err)
+	}
+	return resp.Count > 0, nil
+}
+
+// Remove removes the non-collection or empty collection p.
+func (f *FS) Remove(ctx context.Context, p davpath.Path) error {
+	if err := ctx.Err(); err != nil {
+		return fail("remove", p, err)
+	}
+	if p.IsRoot() {
+		return fail("remove", p, fs.ErrPermission)
+	}
+	for range retries {
+		r, err := f.lookup(ctx, p)
+		if err != nil {
+			return fail("remove", p, err)
+		}
+		t := r.target()
+		conds := append(r.ancestors(), t.unchanged())
+		ops := []clientv3.Op{clientv3.OpDelete(t.key)}
+		if t.e.Dir {
+			conds = append(conds, f.empty(t.e.ID))
+		} else if t.e.Blob != "" {
+			ops = append(ops, f.garbage(t.e.Blob))
+		}
+		ok, err := f.commit(ctx, conds, ops...)
+		if err != nil {
+			return fail("remove", p, err)
+		}
+		if ok {
+			return nil
+		}
+		if t.e.Dir {
+			if full, err := f.hasMembers(ctx, t.e.ID); err != nil {
+				return fail("remove", p, err)
+			} else if full {
+				return fail("remove", p, storage.ErrNotEmpty)
+			}
+		}
+	}
+	return fail("remove", p, fmt.Errorf("%w: %d concurrent changes in a row", storage.ErrUnavailable, retries))
+}
+
+// Rename moves src to dst in one transaction, replacing a non-collection or an empty
+// collection at dst. The moved resource keeps its id (a collection keeps its members) and
+// its ETag.
+func (f *FS) Rename(ctx context.Context, src, dst davpath.Path) error {
+	if err := ctx.Err(); err != nil {
+		return fail("rename", src, err)
+	}
+	for range retries {
+		s, err := f.lookup(ctx, src)
+		if err != nil {
+			return fail("rename", src, err)
+		}
+		if src == dst {
+			return nil
+		}
+		if src.IsRoot() || dst.IsRoot() || src.Contains(dst) || dst.Contains(src) {
+			return fail("rename", src, fs.ErrPermission)
+		}
+		d, err := f.resolve(ctx, dst, s.rev)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = storage.ErrParentMissing
+		}
+		if err != nil {
+			return fail("rename", dst, err)
+		}
+		st, dt := s.target(), d.target()
+		conds := append(s.ancestors(), st.unchanged())
+		conds = append(conds, d.ancestors()...)
+		conds = append(conds, dt.unchanged())
+		ops := []clientv3.Op{clientv3.OpDelete(st.key), clientv3.OpPut(dt.key, st.e.encode())}
+		if dt.exists() {
+			if dt.e.Dir {
+				conds = append(conds, f.empty(dt.e.ID))
+			} else if dt.e.Blob != "" {
+				ops = append(ops, f.garbage(dt.e.Blob))
+			}
+		}
+		ok, err := f.commit(ctx, conds, ops...)
+		if err != nil {
+			return fail("rename", src, err)
+		}
+		if ok {
+			return nil
+		}
+		if dt.exists() && dt.e.Dir {
+			if full, err := f.hasMembers(ctx, dt.e.ID); err != nil {
+				return fail("rename", dst, err)
+			} else if full {
+				return fail("rename", dst, storage.ErrNotEmpty)
+			}
+		}
+	}
+	return fail("rename", src, fmt.Errorf("%w: %d concurrent changes in a row", storage.ErrUnavailable, retries))
+}
+
+// CopyFile copies the non-collection src to dst: S3 copies the object on its side, then one
+// transaction makes it dst's content. The copy gets a new ETag and modification time.
+func (f *FS) CopyFile(ctx context.Context, src, dst davpath.Path) error {
+	if err := ctx.Err(); err != nil {
+		return fail("copy", src, err)
+	}
+	s, err := f.lookup(ctx, src)
+	if err != nil {
+		return fail("copy", src, err)
+	}
+	se := s.target().e
+	if se.Dir {
+		return fail("copy", src, storage.ErrIsDir)
+	}
+	if src == dst {
+		return nil
+	}
+	if _, err := f.target(ctx, dst); err != nil {
+		return fail("copy", dst, err)
+	}
+	blob := ""
+	if se.Blob != "" {
+		blob = "b/" + randomID()
+		cctx, cancel := f.call(ctx)
+		_, err := f.c.Etcd.Put(cctx, f.g+blob, strconv.FormatInt(f.now().Unix(), 10))
+		cancel()
+		if err != nil {
+			return fail("copy", dst, f.unavailable(ctx, err))
+		}
+		_, err = f.c.S3.CopyObject(ctx, minio.CopyDestOptions{Bucket: f.c.Bucket, Object: blob}, minio.CopySrcOptions{Bucket: f.c.Bucket, Object: se.Blob})
+		if err != nil {
+			return fail("copy", src, f.unavailable(ctx, err))
+		}
+	}
+	d, err := f.target(ctx, dst)
+	if err != nil {
+		return fail("copy", dst, err)
+	}
+	if _, _, err := f.place(ctx, dst, d, blob, se.Size, time.Time{}); err != nil {
+		return fail("copy", dst, err)
+	}
+	return nil
+}
+
+// RemoveAll removes p and everything below it. A collection is detached in one transaction
+// (from then on nothing below it can be reached) that also records it in the journal
+// (<prefix>j/<id>); its members are then deleted in batches, and the journal entry last. A
+// node that dies in between leaves the journal entry, which the collector finishes.
+func (f *FS) RemoveAll(ctx context.Context, p davpath.Path) error {
+	if err := ctx.Err(); err != nil {
+		return fail("removeall", p, err)
+	}
+	if p.IsRoot() {
+		return fail("removeall", p, fs.ErrPermission)
+	}
+	for range retries {
+		r, err := f.lookup(ctx, p)
+		if err != nil {
+			return fail("removeall", p, err)
+		}
+		t := r.target()
+		ops := []clientv3.Op{clientv3.OpDelete(t.key)}
+		if t.e.Dir {
+			ops = append(ops, clientv3.OpPut(f.j+t.e.ID, strconv.FormatInt(f.now().Unix(), 10)))
+		} else if t.e.Blob != "" {
+			ops = append(ops, f.garbage(t.e.Blob))
+		}
+		ok, err := f.commit(ctx, append(r.ancestors(), t.unchanged()), ops...)
+		if err != nil {
+			return fail("removeall", p, err)
+		}
+		if !ok {
+			continue
+		}
+		if t.e.Dir {
+			// The tree is gone for every client; its keys are cleaned up even if this
+			// request is cancelled now.
+			if err := f.purge(context.WithoutCancel(ctx), t.e.ID); err != nil {
+				return fail("removeall", p, err)
+			}
+		}
+		return nil
+	}
+	return fail("removeall", p, fmt.Errorf("%w: %d concurrent changes in a row", storage.ErrUnavailable, retries))
+}
+
+// purge deletes every member of the detached collection id, depth first, then its journal
+// entry. It is idempotent: a second purge of the same tree finds less or nothing to do.
+func (f *FS) purge(ctx context.Context, id string) error {
+	prefix := f.membersPrefix(id)
+	for { // bounded: every round deletes the page it read, until none is left
+		cctx, cancel := f.call(ctx)
+		resp, err := f.c.Etcd.Get(cctx, prefix, clientv3.WithPrefix(), clientv3.WithLimit(txnOps/2))
+		cancel()
+		if err != nil {
+			return f.unavailable(ctx, err)
+		}
+		if len(resp.Kvs) == 0 {
+			break
+		}
+		var ops []clientv3.Op
+		for _, kv := range resp.Kvs {
+			var e entry
+			if err := json.Unmarshal(kv.Value, &e); err != nil {
+				return fmt.Errorf("entry %s: %w", kv.Key, err)
+			}
+			if e.Dir {
+				if err := f.purge(ctx, e.ID); err != nil {
+					return err
+				}
+			} else if e.Blob != "" {
+				ops = append(ops, f.garbage(e.Blob))
+			}
+			ops = append(ops, clientv3.OpDelete(string(kv.Key)))
+		}
+		if _, err := f.commit(ctx, nil, ops...); err != nil {
+			return err
+		}
+	}
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	if _, err := f.c.Etcd.Delete(cctx, f.j+id); err != nil {
+		return f.unavailable(ctx, err)
+	}
+	return nil
+}
+
+// SetModTime sets the modification time of p, which gets a new ETag.
+func (f *FS) SetModTime(ctx context.Context, p davpath.Path, t time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fail("setmodtime", p, err)
+	}
+	for range retries {
+		r, err := f.lookup(ctx, p)
+		if err != nil {
+			return fail("setmodtime", p, err)
+		}
+		tg := r.target()
+		e := tg.e
+		e.MTime, e.ETag = t.Round(0).UTC(), newETag()
+		key := tg.key
+		if p.IsRoot() {
+			key = f.root
+			tg = ref{key: f.root, mod: 0}
+			cctx, cancel := f.call(ctx)
+			resp, err := f.c.Etcd.Get(cctx, f.root)
+			cancel()
+			if err != nil {
+				return fail("setmodtime", p, f.unavailable(ctx, err))
+			}
+			if len(resp.Kvs) == 1 {
+				tg.mod = resp.Kvs[0].ModRevision
+			}
+		}
+		ok, err := f.commit(ctx, append(r.ancestors(), tg.unchanged()), clientv3.OpPut(key, e.encode()))
+		if err != nil {
+			return fail("setmodtime", p, err)
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fail("setmodtime", p, fmt.Errorf("%w: %d concurrent changes in a row", storage.ErrUnavailable, retries))
+}
+
+// Collect runs one round of the collector: S3 objects recorded as garbage longer ago than the
+// grace period are deleted, and tree removals that a node left unfinished are finished. Any
+// node may run it, several at once: each deletion is claimed in a transaction first.
+func (f *FS) Collect(ctx context.Context) (deleted int, err error) {
+	cutoff := f.now().Add(-f.grace).Unix()
+	cctx, cancel := f.call(ctx)
+	resp, err := f.c.Etcd.Get(cctx, f.g, clientv3.WithPrefix(), clientv3.WithLimit(10000))
+	cancel()
+	if err != nil {
+		return 0, f.unavailable(ctx, err)
+	}
+	for _, kv := range resp.Kvs {
+		if at, _ := strconv.ParseInt(string(kv.Value), 10, 64); at > cutoff {
+			continue
+		}
+		ok, err := f.commit(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)}, clientv3.OpDelete(string(kv.Key)))
+		if err != nil {
+			return deleted, err
+		}
+		if !ok {
+			continue // committed or collected by someone else meanwhile
+		}
+		blob := strings.TrimPrefix(string(kv.Key), f.g)
+		if err := f.c.S3.RemoveObject(ctx, f.c.Bucket, blob, minio.RemoveObjectOptions{}); err != nil {
+			return deleted, f.unavailable(ctx, err)
+		}
+		deleted++
+	}
+	cctx, cancel = f.call(ctx)
+	jr, err := f.c.Etcd.Get(cctx, f.j, clientv3.WithPrefix(), clientv3.WithLimit(1000))
+	cancel()
+	if err != nil {
+		return deleted, f.unavailable(ctx, err)
+	}
+	for _, kv := range jr.Kvs {
+		if at, _ := strconv.ParseInt(string(kv.Value), 10, 64); at > f.now().Add(-time.Minute).Unix() {
+			continue // probably still being purged by the node that removed it
+		}
+		if err := f.purge(ctx, strings.TrimPrefix(string(kv.Key), f.j)); err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}
+
+// Run runs the collector every interval until ctx is done, reporting errors to logf.
+func (f *FS) Run(ctx context.Context, interval time.Duration, logf func(err error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := f.Collect(ctx); err != nil && ctx.Err() == nil {
+				logf(err)
+			}
+		}
+	}
+}
