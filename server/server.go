@@ -22,6 +22,7 @@ import (
 	"github.com/davd/davd/auth"
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/internal/version"
 	"github.com/davd/davd/lock"
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props"
@@ -357,7 +358,8 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 	if c.Pprof != "" {
 		go servePprof(c.Pprof, log)
 	}
-	log.Info("davd serving", "addr", ln.Addr().String(), "tls", tlsOn, "http1", front, "auth", c.AuthEnabled(), "root", c.Root, "state", c.State)
+	v := version.Get()
+	log.Info("davd serving", "version", v.Version, "revision", v.Revision, "go", v.Go, "addr", ln.Addr().String(), "tls", tlsOn, "http1", front, "auth", c.AuthEnabled(), "root", c.Root, "state", c.State)
 	if ready != nil {
 		ready(ln.Addr())
 	}

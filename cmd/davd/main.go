@@ -2,6 +2,7 @@
 //
 //	davd [-config FILE] [-root DIR] [-listen ADDR] [-state DIR] [flags]
 //	davd hash-password [-cost N]   (reads the password from stdin, or prompts on a terminal)
+//	davd version                   (or -version: module version, VCS revision and time, Go version)
 //
 // With no flags it serves ./data on http://127.0.0.1:8080/ with dead properties and locks kept
 // in a per-root state directory under the user's state home. A configuration file (TOML, see
@@ -19,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -26,6 +28,7 @@ import (
 
 	"github.com/davd/davd/auth"
 	"github.com/davd/davd/internal/gcfloor"
+	"github.com/davd/davd/internal/version"
 	"github.com/davd/davd/server"
 )
 
@@ -67,6 +70,10 @@ func flags(c *server.Config, configFile *string) *flag.FlagSet {
 func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "hash-password" {
 		return hashPassword(args[1:], stdin, stdout)
+	}
+	if len(args) > 0 && args[0] == "version" || slices.Contains(args, "-version") || slices.Contains(args, "--version") {
+		_, err := fmt.Fprintln(stdout, version.Get())
+		return err
 	}
 	c, err := configure(args)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -60,5 +61,17 @@ func TestHashPassword(t *testing.T) {
 	}
 	if err := run([]string{"hash-password"}, strings.NewReader(strings.Repeat("x", 73)), &out); err == nil {
 		t.Error("password over 72 bytes accepted")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"-version"}, {"-root", "x", "--version"}} {
+		var out bytes.Buffer
+		if err := run(args, strings.NewReader(""), &out); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if s := out.String(); !strings.HasPrefix(s, "davd ") || !strings.Contains(s, runtime.Version()) || strings.Count(s, "\n") != 1 {
+			t.Errorf("%v printed %q", args, s)
+		}
 	}
 }
