@@ -188,12 +188,19 @@ func Parse(b []byte, c *Config) error {
 	n := *c
 	n.Anonymous = nil
 	n.Users = nil
+	b, err := withSizes(b)
+	if err != nil {
+		return err
+	}
 	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&n)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+			return fmt.Errorf("line %d: %s", pe.Position.Line, hintQuotes(pe.Message))
 		}
+		return err
+	}
+	if err := checkDurations(md, &n); err != nil {
 		return err
 	}
 	if und := md.Undecoded(); len(und) > 0 {

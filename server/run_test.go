@@ -56,7 +56,7 @@ func startRun(t *testing.T, c Config) *running {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, c, log, func(a net.Addr) { addr <- a.String() })
+		done <- Run(ctx, c, log, RunOptions{Ready: func(a net.Addr) { addr <- a.String() }})
 	}()
 	select {
 	case r.Addr = <-addr:

@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/davd/davd/access"
@@ -36,8 +37,9 @@ import (
 
 // Instance is a wired server: the handler and what must be closed.
 type Instance struct {
-	Handler http.Handler
-	closers []func() error
+	Handler  http.Handler
+	closers  []func() error
+	inflight *inflight
 }
 
 // Close releases the storage and the embedded store.
@@ -57,7 +59,7 @@ func (in *Instance) Close() error {
 // share a handler. The lock manager underneath is one for all, so locks conflict across users
 // and stay bound to the principal that created them.
 func Build(c Config, log *slog.Logger) (*Instance, error) {
-	in := &Instance{}
+	in := &Instance{inflight: newInflight()}
 	fail := func(err error) (*Instance, error) {
 		in.Close()
 		return nil, err
@@ -92,7 +94,7 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	if c.AccessLog {
 		handler = accessLog(log, handler)
 	}
-	in.Handler = handler
+	in.Handler = in.inflight.wrap(handler)
 	return in, nil
 }
 
@@ -124,7 +126,12 @@ func (w *wiring) local() error {
 		return fmt.Errorf("root: %w", err)
 	}
 	w.in.closers = append(w.in.closers, fsys.Close)
-	db, err := bolt.Open(filepath.Join(w.c.State, "davd.db"), bolt.Options{})
+	// A short wait for the file lock: a davd that is starting or stopping releases it within
+	// moments, and one that is serving never does, which the user should hear at once.
+	db, err := bolt.Open(filepath.Join(w.c.State, "davd.db"), bolt.Options{OpenTimeout: stateLockWait})
+	if errors.Is(err, bolt.ErrInUse) {
+		return fmt.Errorf("state: another davd is already using %s (its davd.db is locked); stop it, or give this one another -state", w.c.State)
+	}
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
@@ -147,6 +154,9 @@ func (w *wiring) local() error {
 	w.fs, w.root, w.props, w.locks = fsys, fsys, ps, locks
 	return nil
 }
+
+// stateLockWait is how long Build waits for the state store's file lock.
+const stateLockWait = 500 * time.Millisecond
 
 // storage returns the content backend of a scope. A scope gets its own osfs rooted at its
 // directory rather than a path-prefixing wrapper over the whole tree: os.Root then refuses
@@ -301,10 +311,24 @@ type browser struct{ *webui.UI }
 
 func (browser) Wants(r *http.Request) bool { return webui.Wants(r) }
 
+// RunOptions are the hooks of Run.
+type RunOptions struct {
+	// Ready, when set, is called with the bound address once listening.
+	Ready func(addr net.Addr)
+	// Force, when closed during the graceful shutdown, ends it at once: the requests still
+	// running are cut off (davd's answer to a second SIGINT or SIGTERM).
+	Force <-chan struct{}
+}
+
+// ErrCutOff is Run's error when the shutdown cut off requests (timeouts.shutdown passed, or
+// RunOptions.Force was closed).
+var ErrCutOff = errors.New("requests cut off")
+
 // Run serves c until ctx ends, then shuts down gracefully (in-flight requests get
-// timeouts.shutdown). Plain HTTP is served by package h1 unless c.HTTP1 is "net/http"; HTTPS
-// by net/http. ready, when set, is called with the bound address once listening.
-func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Addr)) error {
+// timeouts.shutdown, unless opt.Force ends the wait sooner). Plain HTTP is served by package h1
+// unless c.HTTP1 is "net/http"; HTTPS by net/http.
+func Run(ctx context.Context, c Config, log *slog.Logger, opt RunOptions) error {
+	ready := opt.Ready
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -379,14 +403,54 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("davd shutting down")
+	return shutdown(c, log, in.inflight, servers, opt.Force)
+}
+
+// shutdown stops servers gracefully: new connections are refused, idle ones closed, and running
+// requests get c.Timeouts.Shutdown (or until force is closed) to finish. Those still running
+// then are cut off, logged, and given a moment to reach the access log.
+func shutdown(c Config, log *slog.Logger, fl *inflight, servers []server, force <-chan struct{}) error {
+	start := time.Now()
+	log.Info("davd shutting down", "requests_running", fl.Len(), "grace", c.Timeouts.Shutdown)
 	sctx, cancel := context.WithTimeout(context.Background(), c.Timeouts.Shutdown)
 	defer cancel()
+	var forced atomic.Bool
+	go func() {
+		select {
+		case <-force:
+			forced.Store(true)
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
 	var errs []error
 	for _, s := range servers {
 		errs = append(errs, s.Shutdown(sctx))
 	}
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err == nil {
+		log.Info("davd stopped", "after", time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	cancel()
+	<-sctx.Done()
+	n := fl.Len()
+	fl.logCut(log)
+	for _, s := range servers {
+		s.Close()
+	}
+	// Closing the connections makes the cut-off requests' reads and writes fail: let their
+	// handlers return, so that each still gets its access-log line.
+	fl.wait(2 * time.Second)
+	why := fmt.Sprintf("after the %s grace period", c.Timeouts.Shutdown)
+	if forced.Load() {
+		why = "by a second signal"
+	}
+	log.Warn("davd stopped "+why, "cut_off", n, "after", time.Since(start).Round(time.Millisecond))
+	return fmt.Errorf("stopped %s: %d %w", why, n, ErrCutOff)
 }
 
 // plainServer is the server of plain-HTTP connections c asks for (c.HTTP1).

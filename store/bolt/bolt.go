@@ -28,6 +28,10 @@ var (
 // formatVersion is the layout version stored in the meta bucket.
 const formatVersion = 1
 
+// ErrInUse is Open's error when another process (or another DB of this one) holds the file's
+// lock past Options.OpenTimeout.
+var ErrInUse = errors.New("the store file is locked by another process")
+
 // DefaultOpenTimeout is the default of Options.OpenTimeout.
 const DefaultOpenTimeout = 5 * time.Second
 
@@ -55,6 +59,9 @@ func Open(path string, opt Options) (*DB, error) {
 		opt.OpenTimeout = DefaultOpenTimeout
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opt.OpenTimeout, NoSync: opt.NoSync})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, ErrInUse)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
