@@ -82,22 +82,40 @@ func setLogUser(ctx context.Context, user string) {
 	}
 }
 
-// accessLog writes one structured line per request.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+// observe writes one structured access-log line per request (when logLines) and records the
+// request in m (when not nil).
+func observe(log *slog.Logger, logLines bool, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		li := &logInfo{}
+		var body *countingBody
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &countingBody{ReadCloser: r.Body}
+			r = r.WithContext(r.Context()) // a shallow copy: net/http looks at its own r.Body
+			r.Body = body
+		}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logInfoKey{}, li)))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
+		}
+		dur := time.Since(start)
+		var received int64
+		if body != nil {
+			received = body.n
+		}
+		if m != nil {
+			m.observe(r.Method, sw.status, received, sw.bytes, dur)
+		}
+		if !logLines {
+			return
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.EscapedPath()),
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
-			slog.Duration("dur", time.Since(start)),
+			slog.Duration("dur", dur),
 			slog.String("remote", r.RemoteAddr),
 			slog.String("user", li.user),
 		)

@@ -40,6 +40,10 @@ type Config struct {
 	NoFsync bool `toml:"no_fsync"`
 	// Pprof, when set, serves net/http/pprof on this separate (loopback) address.
 	Pprof string `toml:"pprof"`
+	// Metrics, when set, is the address of a separate listener serving Prometheus metrics
+	// (/metrics), liveness (/healthz) and readiness (/readyz). It has no authentication: keep
+	// it on loopback or a management network. Never the WebDAV port.
+	Metrics string `toml:"metrics"`
 	// AccessLog writes one structured line per request.
 	AccessLog bool `toml:"access_log"`
 	// HTTP1 chooses what serves plain-HTTP (cleartext) connections: "davd" (the default), the
@@ -256,6 +260,14 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen: %q is not host:port: %w", c.Listen, err)
+	}
+	if c.Metrics != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
+			return fmt.Errorf("metrics: %q is not host:port: %w", c.Metrics, err)
+		}
+		if _, port, _ := net.SplitHostPort(c.Metrics); port != "0" && (c.Metrics == c.Listen || c.Metrics == c.TLS.RedirectHTTP) {
+			return fmt.Errorf("metrics: %s is the WebDAV address; the metrics need a listener of their own", c.Metrics)
+		}
 	}
 	if c.State == "" {
 		s, err := DefaultStateDir(c.Root)

@@ -32,37 +32,38 @@ func (s *syncBuffer) String() string {
 
 // running is one Run in a goroutine: its address, its log, and stop to end it.
 type running struct {
-	Addr string
-	Log  *syncBuffer
-	stop func() error
+	Addr    string
+	Metrics string // the metrics listener's address, when c.Metrics is set
+	Log     *syncBuffer
+	stop    func() error
 }
 
-// startRun runs c (root and state in temp directories unless set, listening on a loopback
-// port) until the test ends or stop is called; stop returns Run's error.
+// startRun runs c (root and state in temporary directories, listening on a loopback port) until the test ends or stop is called; stop returns Run's error.
 func startRun(t *testing.T, c Config) *running {
 	t.Helper()
 	dir := t.TempDir()
-	if c.Root == "" {
-		c.Root = filepath.Join(dir, "data")
-	}
-	if c.State == "" {
-		c.State = filepath.Join(dir, "state")
-	}
+	c.Root, c.State = filepath.Join(dir, "data"), filepath.Join(dir, "state")
 	c.Listen = "127.0.0.1:0"
-	c.NoFsync = true
 	r := &running{Log: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(r.Log, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
+	maddr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, c, log, RunOptions{Ready: func(a net.Addr) { addr <- a.String() }})
+		done <- Run(ctx, c, log, RunOptions{
+			Ready:        func(a net.Addr) { addr <- a.String() },
+			MetricsReady: func(a net.Addr) { maddr <- a.String() },
+		})
 	}()
 	select {
 	case r.Addr = <-addr:
 	case err := <-done:
 		cancel()
 		t.Fatalf("Run: %v\n%s", err, r.Log)
+	}
+	if c.Metrics != "" {
+		r.Metrics = <-maddr // sent before Ready
 	}
 	var once sync.Once
 	var err error

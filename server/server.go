@@ -40,6 +40,17 @@ type Instance struct {
 	Handler  http.Handler
 	closers  []func() error
 	inflight *inflight
+	metrics  *metrics // nil unless c.Metrics is set
+	ready    func() error
+}
+
+// OpsHandler is the handler of the metrics listener (/metrics, /healthz, /readyz), or nil when
+// metrics are off.
+func (in *Instance) OpsHandler() http.Handler {
+	if in.metrics == nil {
+		return nil
+	}
+	return in.metrics.opsHandler(in.ready)
 }
 
 // Close releases the storage and the embedded store.
@@ -68,10 +79,17 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Metrics != "" {
+		in.metrics = newMetrics()
+	}
 	w := &wiring{c: c, log: log, in: in}
 	if err := w.local(); err != nil {
 		return fail(err)
 	}
+	if in.metrics != nil {
+		in.metrics.gauges(w.locks, w.db.Path())
+	}
+	in.ready = func() error { return joinReasons([]error{w.db.Ping(), checkRoot(c.Root)}) }
 	var handler http.Handler
 	if !c.AuthEnabled() {
 		h, err := w.handler(davpath.Root, nil)
@@ -91,8 +109,8 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 		handler = stripForwarded(handler)
 	}
 	handler = transferDeadlines(c.Timeouts.Transfer, handler)
-	if c.AccessLog {
-		handler = accessLog(log, handler)
+	if c.AccessLog || in.metrics != nil {
+		handler = observe(log, c.AccessLog, in.metrics, handler)
 	}
 	in.Handler = in.inflight.wrap(handler)
 	return in, nil
@@ -110,6 +128,7 @@ type wiring struct {
 	sub   func(base davpath.Path) storage.Backend // a scope's view in cluster mode
 	props props.Store
 	locks lock.Manager
+	db    *bolt.DB
 }
 
 // local opens the single-node backends: the served directory through osfs, dead properties and
@@ -121,7 +140,7 @@ func (w *wiring) local() error {
 	if err := os.MkdirAll(w.c.State, 0o700); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	fsys, err := osfs.New(w.c.Root, osfs.Options{NoFsync: w.c.NoFsync})
+	fsys, err := osfs.New(w.c.Root, w.osfsOptions())
 	if err != nil {
 		return fmt.Errorf("root: %w", err)
 	}
@@ -151,8 +170,17 @@ func (w *wiring) local() error {
 	if err != nil {
 		return fmt.Errorf("state: locks: %w", err)
 	}
-	w.fs, w.root, w.props, w.locks = fsys, fsys, ps, locks
+	w.fs, w.root, w.props, w.locks, w.db = fsys, fsys, ps, locks, db
 	return nil
+}
+
+// osfsOptions are the options of every osfs instance: the scopes' as the root's.
+func (w *wiring) osfsOptions() osfs.Options {
+	o := osfs.Options{NoFsync: w.c.NoFsync}
+	if m := w.in.metrics; m != nil {
+		o.FsyncObserved = func(d time.Duration) { m.fsync.Observe(d.Seconds()) }
+	}
+	return o
 }
 
 // stateLockWait is how long Build waits for the state store's file lock.
@@ -186,7 +214,7 @@ func (w *wiring) storage(base davpath.Path) (storage.Backend, access.Resolver, e
 			return nil, nil, fmt.Errorf("scope %s: %s is not a directory (symbolic links are not allowed on a scope's path)", base, dir)
 		}
 	}
-	fsys, err := osfs.New(dir, osfs.Options{NoFsync: w.c.NoFsync})
+	fsys, err := osfs.New(dir, w.osfsOptions())
 	if err != nil {
 		return nil, nil, fmt.Errorf("scope %s: %w", base, err)
 	}
@@ -217,7 +245,7 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		}
 	}
 	ui := webui.New(fsys, opt)
-	return dav.New(dav.Config{
+	h, err := dav.New(dav.Config{
 		Storage:        fsys,
 		Props:          scope.Props(w.props, base),
 		Locks:          scope.Locks(w.locks, base),
@@ -229,6 +257,10 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		Limits:         w.c.Limits.Limits,
 		Logger:         w.log,
 	})
+	if err == nil && w.in.metrics != nil {
+		w.in.metrics.watch(h)
+	}
+	return h, err
 }
 
 // authenticated builds the per-scope handlers and the Basic authentication in front of them.
@@ -315,6 +347,8 @@ func (browser) Wants(r *http.Request) bool { return webui.Wants(r) }
 type RunOptions struct {
 	// Ready, when set, is called with the bound address once listening.
 	Ready func(addr net.Addr)
+	// MetricsReady, when set, is called with the metrics listener's address.
+	MetricsReady func(addr net.Addr)
 	// Force, when closed during the graceful shutdown, ends it at once: the requests still
 	// running are cut off (davd's answer to a second SIGINT or SIGTERM).
 	Force <-chan struct{}
@@ -340,6 +374,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger, opt RunOptions) error 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if in.metrics != nil {
+		ln = in.metrics.countConns(ln)
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	tlsOn := c.TLS.Cert != ""
@@ -381,6 +418,20 @@ func Run(ctx context.Context, c Config, log *slog.Logger, opt RunOptions) error 
 	}
 	if c.Pprof != "" {
 		go servePprof(c.Pprof, log)
+	}
+	if c.Metrics != "" {
+		mln, err := net.Listen("tcp", c.Metrics)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics: %w", err)
+		}
+		ms := httpServer(c, in.OpsHandler(), 16<<10, errLog)
+		servers = append(servers, ms)
+		log.Info("davd metrics", "addr", mln.Addr().String(), "paths", "/metrics /healthz /readyz")
+		if opt.MetricsReady != nil {
+			opt.MetricsReady(mln.Addr())
+		}
+		go func() { errc <- ms.Serve(mln) }()
 	}
 	v := version.Get()
 	log.Info("davd serving", "version", v.Version, "revision", v.Revision, "go", v.Go, "addr", ln.Addr().String(), "tls", tlsOn, "http1", front, "auth", c.AuthEnabled(), "root", c.Root, "state", c.State)

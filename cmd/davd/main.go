@@ -61,6 +61,7 @@ func flags(c *server.Config, configFile *string) *flag.FlagSet {
 	fl.IntVar(&c.Limits.MaxPropfindEntries, "max-propfind-entries", c.Limits.MaxPropfindEntries, "maximum responses of one PROPFIND")
 	fl.Var(server.SizeFlag{P: &c.Limits.MaxPutBytes}, "max-put-bytes", "maximum upload size: bytes, or with a unit (10G, 512MiB); 0: no limit")
 	fl.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
+	fl.StringVar(&c.Metrics, "metrics", c.Metrics, "serve Prometheus /metrics, /healthz and /readyz on this separate address (e.g. 127.0.0.1:9100; off by default)")
 	fl.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
 	fl.StringVar(&c.HTTP1, "http1", c.HTTP1, `what serves plain HTTP: "davd" (built-in HTTP/1.1 server) or "net/http" (Go's)`)
 	fl.Bool("version", false, "print the version and exit (as `davd version`)")

@@ -53,6 +53,14 @@ type DB struct {
 	lim props.Limits
 }
 
+// Ping reports whether the store is open and readable (a read transaction).
+func (d *DB) Ping() error {
+	return d.db.View(func(*bbolt.Tx) error { return nil })
+}
+
+// Path returns the store file's path.
+func (d *DB) Path() string { return d.db.Path() }
+
 // Open opens or creates the store file at path (mode 0600).
 func Open(path string, opt Options) (*DB, error) {
 	if opt.OpenTimeout <= 0 {
