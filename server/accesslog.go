@@ -2,9 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/davd/davd/dav/rwcap"
@@ -82,9 +86,17 @@ func setLogUser(ctx context.Context, user string) {
 	}
 }
 
-// observe writes one structured access-log line per request (when logLines) and records the
-// request in m (when not nil).
-func observe(log *slog.Logger, logLines bool, m *metrics, next http.Handler) http.Handler {
+// observer writes one access-log line per request (a structured line when lines, a Combined
+// Log Format line to combined when set) and records the request in m (when not nil).
+type observer struct {
+	log      *slog.Logger
+	lines    bool
+	combined io.Writer
+	m        *metrics
+	mu       sync.Mutex // serialises writes to combined
+}
+
+func (o *observer) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -104,20 +116,59 @@ func observe(log *slog.Logger, logLines bool, m *metrics, next http.Handler) htt
 		if body != nil {
 			received = body.n
 		}
-		if m != nil {
-			m.observe(r.Method, sw.status, received, sw.bytes, dur)
+		if o.m != nil {
+			o.m.observe(r.Method, sw.status, received, sw.bytes, dur)
 		}
-		if !logLines {
+		if !o.lines {
 			return
 		}
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		if o.combined != nil {
+			line := combinedLine(r, li.user, sw.status, sw.bytes, start)
+			o.mu.Lock()
+			io.WriteString(o.combined, line)
+			o.mu.Unlock()
+			return
+		}
+		o.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.EscapedPath()),
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
+			slog.Int64("received", received),
 			slog.Duration("dur", dur),
 			slog.String("remote", r.RemoteAddr),
 			slog.String("user", li.user),
+			slog.String("user_agent", r.UserAgent()),
 		)
 	})
+}
+
+// combinedLine is one line of the Combined Log Format:
+// host - user [time] "request line" status bytes "referer" "user agent".
+func combinedLine(r *http.Request, user string, status int, bytes int64, t time.Time) string {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	size := "-"
+	if bytes > 0 {
+		size = strconv.FormatInt(bytes, 10)
+	}
+	return fmt.Sprintf("%s - %s [%s] \"%s %s %s\" %d %s \"%s\" \"%s\"\n", host, dash(user),
+		t.Format("02/Jan/2006:15:04:05 -0700"), clfEscape(r.Method), clfEscape(r.URL.RequestURI()), clfEscape(r.Proto),
+		status, size, clfEscape(r.Referer()), clfEscape(r.UserAgent()))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return clfEscape(s)
+}
+
+// clfEscape escapes quotes, backslashes and control bytes, as Apache does, so that a client
+// cannot forge a log line.
+func clfEscape(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -44,8 +45,15 @@ type Config struct {
 	// (/metrics), liveness (/healthz) and readiness (/readyz). It has no authentication: keep
 	// it on loopback or a management network. Never the WebDAV port.
 	Metrics string `toml:"metrics"`
-	// AccessLog writes one structured line per request.
+	// AccessLog writes one line per request.
 	AccessLog bool `toml:"access_log"`
+	// AccessLogFormat is "" (a structured line in LogFormat) or "combined" (Apache's and
+	// nginx's Combined Log Format, for existing log tooling).
+	AccessLogFormat string `toml:"access_log_format"`
+	// LogFormat is the format of davd's log: "text" (slog's key=value, the default) or "json".
+	LogFormat string `toml:"log_format"`
+	// AccessLogOut receives the Combined Log Format lines (default os.Stderr); not a key.
+	AccessLogOut io.Writer `toml:"-"`
 	// HTTP1 chooses what serves plain-HTTP (cleartext) connections: "davd" (the default), the
 	// built-in HTTP/1.1 server of package server/h1, or "net/http", Go's http.Server. HTTPS
 	// (with HTTP/2) is always served by net/http.
@@ -294,6 +302,16 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateLimits(); err != nil {
 		return err
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("log_format: %q is neither \"text\" nor \"json\"", c.LogFormat)
+	}
+	switch c.AccessLogFormat {
+	case "", "combined":
+	default:
+		return fmt.Errorf("access_log_format: %q: want \"combined\" or nothing (a line of the log)", c.AccessLogFormat)
 	}
 	switch c.HTTP1 {
 	case "", HTTP1Davd, HTTP1NetHTTP:

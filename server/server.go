@@ -110,7 +110,14 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	}
 	handler = transferDeadlines(c.Timeouts.Transfer, handler)
 	if c.AccessLog || in.metrics != nil {
-		handler = observe(log, c.AccessLog, in.metrics, handler)
+		o := observer{log: log, lines: c.AccessLog, m: in.metrics}
+		if c.AccessLogFormat == "combined" {
+			o.combined = c.AccessLogOut
+			if o.combined == nil {
+				o.combined = os.Stderr
+			}
+		}
+		handler = o.wrap(handler)
 	}
 	in.Handler = in.inflight.wrap(handler)
 	return in, nil

@@ -62,6 +62,8 @@ func flags(c *server.Config, configFile *string) *flag.FlagSet {
 	fl.Var(server.SizeFlag{P: &c.Limits.MaxPutBytes}, "max-put-bytes", "maximum upload size: bytes, or with a unit (10G, 512MiB); 0: no limit")
 	fl.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	fl.StringVar(&c.Metrics, "metrics", c.Metrics, "serve Prometheus /metrics, /healthz and /readyz on this separate address (e.g. 127.0.0.1:9100; off by default)")
+	fl.StringVar(&c.LogFormat, "log-format", c.LogFormat, `log format: "text" (key=value) or "json"`)
+	fl.StringVar(&c.AccessLogFormat, "access-log-format", c.AccessLogFormat, `"combined" for Combined Log Format access lines (default: a line of the log)`)
 	fl.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
 	fl.StringVar(&c.HTTP1, "http1", c.HTTP1, `what serves plain HTTP: "davd" (built-in HTTP/1.1 server) or "net/http" (Go's)`)
 	fl.Bool("version", false, "print the version and exit (as `davd version`)")
@@ -119,7 +121,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	case err != nil:
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := newLogger(c.LogFormat, os.Stderr)
 	// The first SIGINT or SIGTERM starts the graceful shutdown; a second one ends it at once.
 	sigc := make(chan os.Signal, 2)
 	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
@@ -171,6 +173,15 @@ func configure(args []string) (server.Config, error) {
 		return c, flagError("davd", err)
 	}
 	return c, nil
+}
+
+// newLogger returns davd's logger in format ("json", or text for anything else: Validate
+// refuses other values before anything is logged).
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
 }
 
 // errVersion is configure's answer to -version.

@@ -134,3 +134,15 @@ func TestHashPasswordCostRange(t *testing.T) {
 		t.Errorf("cost %d, %v", c, err)
 	}
 }
+
+func TestLogFormatJSON(t *testing.T) {
+	var buf bytes.Buffer
+	newLogger("json", &buf).Info("davd serving", "addr", "127.0.0.1:1")
+	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"addr":"127.0.0.1:1"`) {
+		t.Errorf("json log line %q", buf.String())
+	}
+	c, err := configure([]string{"-log-format", "json", "-access-log-format", "combined"})
+	if err != nil || c.LogFormat != "json" || c.AccessLogFormat != "combined" {
+		t.Errorf("%+v, %v", c, err)
+	}
+}
