@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock"
@@ -67,7 +68,7 @@ func Open(path string, opt Options) (*DB, error) {
 		opt.OpenTimeout = DefaultOpenTimeout
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opt.OpenTimeout, NoSync: opt.NoSync})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, ErrInUse)
 	}
 	if err != nil {
