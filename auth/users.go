@@ -25,13 +25,18 @@ const DefaultCost = bcrypt.DefaultCost
 // at 16 one check already takes seconds.
 const MaxCost = 16
 
-// HashPassword returns a bcrypt hash of password at cost (DefaultCost when 0).
+// MinCost is the lowest bcrypt cost HashPassword makes (bcrypt's own minimum; below it the
+// bcrypt package would silently use its default instead).
+const MinCost = bcrypt.MinCost
+
+// HashPassword returns a bcrypt hash of password at cost (DefaultCost when 0), which must lie
+// between MinCost and MaxCost.
 func HashPassword(password []byte, cost int) (string, error) {
 	if cost == 0 {
 		cost = DefaultCost
 	}
-	if cost > MaxCost {
-		return "", fmt.Errorf("auth: cost %d is above %d", cost, MaxCost)
+	if cost < MinCost || cost > MaxCost {
+		return "", fmt.Errorf("auth: cost %d is outside %d to %d", cost, MinCost, MaxCost)
 	}
 	if len(password) == 0 {
 		return "", errors.New("auth: empty password")

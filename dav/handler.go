@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/davd/davd/access"
@@ -117,6 +118,21 @@ type Handler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	cache    *listcache.Cache
+	// listHits and listMisses count the Depth 1 PROPFINDs answered from the listing cache and
+	// those that had to walk (Stats).
+	listHits, listMisses atomic.Uint64
+}
+
+// Stats are counters of a Handler's work, for monitoring.
+type Stats struct {
+	// ListingHits and ListingMisses count cacheable Depth 1 PROPFINDs answered from a kept
+	// rendering and those rendered anew.
+	ListingHits, ListingMisses uint64
+}
+
+// Stats returns h's counters.
+func (h *Handler) Stats() Stats {
+	return Stats{ListingHits: h.listHits.Load(), ListingMisses: h.listMisses.Load()}
 }
 
 // New validates cfg and returns a Handler.

@@ -84,8 +84,10 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		if ver, ok := pf.listVersion(p); ok {
 			hit, rec := h.cache.Lookup(listcache.Key{Dir: p, Shape: pf.shape(), Version: ver})
 			if hit != nil {
+				h.listHits.Add(1)
 				return hit.Send(pf.m)
 			}
+			h.listMisses.Add(1)
 			pf.rec = rec
 			// On every way out: the recorder keeps (or renews) the rendering only if it is
 			// complete and the version after the walk is still ver.

@@ -2,9 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/davd/davd/dav/rwcap"
@@ -82,24 +86,89 @@ func setLogUser(ctx context.Context, user string) {
 	}
 }
 
-// accessLog writes one structured line per request.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+// observer writes one access-log line per request (a structured line when lines, a Combined
+// Log Format line to combined when set) and records the request in m (when not nil).
+type observer struct {
+	log      *slog.Logger
+	lines    bool
+	combined io.Writer
+	m        *metrics
+	mu       sync.Mutex // serialises writes to combined
+}
+
+func (o *observer) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		li := &logInfo{}
+		var body *countingBody
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &countingBody{ReadCloser: r.Body}
+			r = r.WithContext(r.Context()) // a shallow copy: net/http looks at its own r.Body
+			r.Body = body
+		}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), logInfoKey{}, li)))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		dur := time.Since(start)
+		var received int64
+		if body != nil {
+			received = body.n
+		}
+		if o.m != nil {
+			o.m.observe(r.Method, sw.status, received, sw.bytes, dur)
+		}
+		if !o.lines {
+			return
+		}
+		if o.combined != nil {
+			line := combinedLine(r, li.user, sw.status, sw.bytes, start)
+			o.mu.Lock()
+			io.WriteString(o.combined, line)
+			o.mu.Unlock()
+			return
+		}
+		o.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.EscapedPath()),
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
-			slog.Duration("dur", time.Since(start)),
+			slog.Int64("received", received),
+			slog.Duration("dur", dur),
 			slog.String("remote", r.RemoteAddr),
 			slog.String("user", li.user),
+			slog.String("user_agent", r.UserAgent()),
 		)
 	})
+}
+
+// combinedLine is one line of the Combined Log Format:
+// host - user [time] "request line" status bytes "referer" "user agent".
+func combinedLine(r *http.Request, user string, status int, bytes int64, t time.Time) string {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	size := "-"
+	if bytes > 0 {
+		size = strconv.FormatInt(bytes, 10)
+	}
+	return fmt.Sprintf("%s - %s [%s] \"%s %s %s\" %d %s \"%s\" \"%s\"\n", host, dash(user),
+		t.Format("02/Jan/2006:15:04:05 -0700"), clfEscape(r.Method), clfEscape(r.URL.RequestURI()), clfEscape(r.Proto),
+		status, size, clfEscape(r.Referer()), clfEscape(r.UserAgent()))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return clfEscape(s)
+}
+
+// clfEscape escapes quotes, backslashes and control bytes, as Apache does, so that a client
+// cannot forge a log line.
+func clfEscape(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -40,8 +41,19 @@ type Config struct {
 	NoFsync bool `toml:"no_fsync"`
 	// Pprof, when set, serves net/http/pprof on this separate (loopback) address.
 	Pprof string `toml:"pprof"`
-	// AccessLog writes one structured line per request.
+	// Metrics, when set, is the address of a separate listener serving Prometheus metrics
+	// (/metrics), liveness (/healthz) and readiness (/readyz). It has no authentication: keep
+	// it on loopback or a management network. Never the WebDAV port.
+	Metrics string `toml:"metrics"`
+	// AccessLog writes one line per request.
 	AccessLog bool `toml:"access_log"`
+	// AccessLogFormat is "" (a structured line in LogFormat) or "combined" (Apache's and
+	// nginx's Combined Log Format, for existing log tooling).
+	AccessLogFormat string `toml:"access_log_format"`
+	// LogFormat is the format of davd's log: "text" (slog's key=value, the default) or "json".
+	LogFormat string `toml:"log_format"`
+	// AccessLogOut receives the Combined Log Format lines (default os.Stderr); not a key.
+	AccessLogOut io.Writer `toml:"-"`
 	// HTTP1 chooses what serves plain-HTTP (cleartext) connections: "davd" (the default), the
 	// built-in HTTP/1.1 server of package server/h1, or "net/http", Go's http.Server. HTTPS
 	// (with HTTP/2) is always served by net/http.
@@ -188,12 +200,19 @@ func Parse(b []byte, c *Config) error {
 	n := *c
 	n.Anonymous = nil
 	n.Users = nil
+	b, err := withSizes(b)
+	if err != nil {
+		return err
+	}
 	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&n)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return fmt.Errorf("line %d: %s", pe.Position.Line, pe.Message)
+			return fmt.Errorf("line %d: %s", pe.Position.Line, hintQuotes(pe.Message))
 		}
+		return err
+	}
+	if err := checkDurations(md, &n); err != nil {
 		return err
 	}
 	if und := md.Undecoded(); len(und) > 0 {
@@ -250,6 +269,14 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen: %q is not host:port: %w", c.Listen, err)
 	}
+	if c.Metrics != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
+			return fmt.Errorf("metrics: %q is not host:port: %w", c.Metrics, err)
+		}
+		if _, port, _ := net.SplitHostPort(c.Metrics); port != "0" && (c.Metrics == c.Listen || c.Metrics == c.TLS.RedirectHTTP) {
+			return fmt.Errorf("metrics: %s is the WebDAV address; the metrics need a listener of their own", c.Metrics)
+		}
+	}
 	if c.State == "" {
 		s, err := DefaultStateDir(c.Root)
 		if err != nil {
@@ -275,6 +302,16 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateLimits(); err != nil {
 		return err
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("log_format: %q is neither \"text\" nor \"json\"", c.LogFormat)
+	}
+	switch c.AccessLogFormat {
+	case "", "combined":
+	default:
+		return fmt.Errorf("access_log_format: %q: want \"combined\" or nothing (a line of the log)", c.AccessLogFormat)
 	}
 	switch c.HTTP1 {
 	case "", HTTP1Davd, HTTP1NetHTTP:

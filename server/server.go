@@ -16,12 +16,14 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/davd/davd/access"
 	"github.com/davd/davd/auth"
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/internal/version"
 	"github.com/davd/davd/lock"
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props"
@@ -35,8 +37,20 @@ import (
 
 // Instance is a wired server: the handler and what must be closed.
 type Instance struct {
-	Handler http.Handler
-	closers []func() error
+	Handler  http.Handler
+	closers  []func() error
+	inflight *inflight
+	metrics  *metrics // nil unless c.Metrics is set
+	ready    func() error
+}
+
+// OpsHandler is the handler of the metrics listener (/metrics, /healthz, /readyz), or nil when
+// metrics are off.
+func (in *Instance) OpsHandler() http.Handler {
+	if in.metrics == nil {
+		return nil
+	}
+	return in.metrics.opsHandler(in.ready)
 }
 
 // Close releases the storage and the embedded store.
@@ -56,7 +70,7 @@ func (in *Instance) Close() error {
 // share a handler. The lock manager underneath is one for all, so locks conflict across users
 // and stay bound to the principal that created them.
 func Build(c Config, log *slog.Logger) (*Instance, error) {
-	in := &Instance{}
+	in := &Instance{inflight: newInflight()}
 	fail := func(err error) (*Instance, error) {
 		in.Close()
 		return nil, err
@@ -65,10 +79,17 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Metrics != "" {
+		in.metrics = newMetrics()
+	}
 	w := &wiring{c: c, log: log, in: in}
 	if err := w.local(); err != nil {
 		return fail(err)
 	}
+	if in.metrics != nil {
+		in.metrics.gauges(w.locks, w.db.Path())
+	}
+	in.ready = func() error { return joinReasons([]error{w.db.Ping(), checkRoot(c.Root)}) }
 	var handler http.Handler
 	if !c.AuthEnabled() {
 		h, err := w.handler(davpath.Root, nil)
@@ -93,10 +114,17 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	handler = globalOptions(handler)
 	handler = transferDeadlines(c.Timeouts.Transfer, handler)
 	handler = rejectFaulty10(handler)
-	if c.AccessLog {
-		handler = accessLog(log, handler)
+	if c.AccessLog || in.metrics != nil {
+		o := observer{log: log, lines: c.AccessLog, m: in.metrics}
+		if c.AccessLogFormat == "combined" {
+			o.combined = c.AccessLogOut
+			if o.combined == nil {
+				o.combined = os.Stderr
+			}
+		}
+		handler = o.wrap(handler)
 	}
-	in.Handler = handler
+	in.Handler = in.inflight.wrap(handler)
 	return in, nil
 }
 
@@ -112,6 +140,7 @@ type wiring struct {
 	sub   func(base davpath.Path) storage.Backend // a scope's view in cluster mode
 	props props.Store
 	locks lock.Manager
+	db    *bolt.DB
 }
 
 // local opens the single-node backends: the served directory through osfs, dead properties and
@@ -123,12 +152,17 @@ func (w *wiring) local() error {
 	if err := os.MkdirAll(w.c.State, 0o700); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	fsys, err := osfs.New(w.c.Root, osfs.Options{NoFsync: w.c.NoFsync})
+	fsys, err := osfs.New(w.c.Root, w.osfsOptions())
 	if err != nil {
 		return fmt.Errorf("root: %w", err)
 	}
 	w.in.closers = append(w.in.closers, fsys.Close)
-	db, err := bolt.Open(filepath.Join(w.c.State, "davd.db"), bolt.Options{})
+	// A short wait for the file lock: a davd that is starting or stopping releases it within
+	// moments, and one that is serving never does, which the user should hear at once.
+	db, err := bolt.Open(filepath.Join(w.c.State, "davd.db"), bolt.Options{OpenTimeout: stateLockWait})
+	if errors.Is(err, bolt.ErrInUse) {
+		return fmt.Errorf("state: another davd is already using %s (its davd.db is locked); stop it, or give this one another -state", w.c.State)
+	}
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
@@ -148,9 +182,21 @@ func (w *wiring) local() error {
 	if err != nil {
 		return fmt.Errorf("state: locks: %w", err)
 	}
-	w.fs, w.root, w.props, w.locks = fsys, fsys, ps, locks
+	w.fs, w.root, w.props, w.locks, w.db = fsys, fsys, ps, locks, db
 	return nil
 }
+
+// osfsOptions are the options of every osfs instance: the scopes' as the root's.
+func (w *wiring) osfsOptions() osfs.Options {
+	o := osfs.Options{NoFsync: w.c.NoFsync}
+	if m := w.in.metrics; m != nil {
+		o.FsyncObserved = func(d time.Duration) { m.fsync.Observe(d.Seconds()) }
+	}
+	return o
+}
+
+// stateLockWait is how long Build waits for the state store's file lock.
+const stateLockWait = 500 * time.Millisecond
 
 // storage returns the content backend of a scope. A scope gets its own osfs rooted at its
 // directory rather than a path-prefixing wrapper over the whole tree: os.Root then refuses
@@ -180,7 +226,7 @@ func (w *wiring) storage(base davpath.Path) (storage.Backend, access.Resolver, e
 			return nil, nil, fmt.Errorf("scope %s: %s is not a directory (symbolic links are not allowed on a scope's path)", base, dir)
 		}
 	}
-	fsys, err := osfs.New(dir, osfs.Options{NoFsync: w.c.NoFsync})
+	fsys, err := osfs.New(dir, w.osfsOptions())
 	if err != nil {
 		return nil, nil, fmt.Errorf("scope %s: %w", base, err)
 	}
@@ -211,7 +257,7 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		}
 	}
 	ui := webui.New(fsys, opt)
-	return dav.New(dav.Config{
+	h, err := dav.New(dav.Config{
 		Storage:        fsys,
 		Props:          scope.Props(w.props, base),
 		Locks:          scope.Locks(w.locks, base),
@@ -223,6 +269,10 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		Limits:         w.c.Limits.Limits,
 		Logger:         w.log,
 	})
+	if err == nil && w.in.metrics != nil {
+		w.in.metrics.watch(h)
+	}
+	return h, err
 }
 
 // authenticated builds the per-scope handlers and the Basic authentication in front of them.
@@ -305,10 +355,26 @@ type browser struct{ *webui.UI }
 
 func (browser) Wants(r *http.Request) bool { return webui.Wants(r) }
 
+// RunOptions are the hooks of Run.
+type RunOptions struct {
+	// Ready, when set, is called with the bound address once listening.
+	Ready func(addr net.Addr)
+	// MetricsReady, when set, is called with the metrics listener's address.
+	MetricsReady func(addr net.Addr)
+	// Force, when closed during the graceful shutdown, ends it at once: the requests still
+	// running are cut off (davd's answer to a second SIGINT or SIGTERM).
+	Force <-chan struct{}
+}
+
+// ErrCutOff is Run's error when the shutdown cut off requests (timeouts.shutdown passed, or
+// RunOptions.Force was closed).
+var ErrCutOff = errors.New("requests cut off")
+
 // Run serves c until ctx ends, then shuts down gracefully (in-flight requests get
-// timeouts.shutdown). Plain HTTP is served by package h1 unless c.HTTP1 is "net/http"; HTTPS
-// by net/http. ready, when set, is called with the bound address once listening.
-func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Addr)) error {
+// timeouts.shutdown, unless opt.Force ends the wait sooner). Plain HTTP is served by package h1
+// unless c.HTTP1 is "net/http"; HTTPS by net/http.
+func Run(ctx context.Context, c Config, log *slog.Logger, opt RunOptions) error {
+	ready := opt.Ready
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -320,6 +386,9 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if in.metrics != nil {
+		ln = in.metrics.countConns(ln)
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	tlsOn := c.TLS.Cert != ""
@@ -362,7 +431,22 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 	if c.Pprof != "" {
 		go servePprof(c.Pprof, log)
 	}
-	log.Info("davd serving", "addr", ln.Addr().String(), "tls", tlsOn, "http1", front, "auth", c.AuthEnabled(), "root", c.Root, "state", c.State)
+	if c.Metrics != "" {
+		mln, err := net.Listen("tcp", c.Metrics)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics: %w", err)
+		}
+		ms := httpServer(c, in.OpsHandler(), 16<<10, errLog)
+		servers = append(servers, ms)
+		log.Info("davd metrics", "addr", mln.Addr().String(), "paths", "/metrics /healthz /readyz")
+		if opt.MetricsReady != nil {
+			opt.MetricsReady(mln.Addr())
+		}
+		go func() { errc <- ms.Serve(mln) }()
+	}
+	v := version.Get()
+	log.Info("davd serving", "version", v.Version, "revision", v.Revision, "go", v.Go, "addr", ln.Addr().String(), "tls", tlsOn, "http1", front, "auth", c.AuthEnabled(), "root", c.Root, "state", c.State)
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -382,14 +466,54 @@ func Run(ctx context.Context, c Config, log *slog.Logger, ready func(addr net.Ad
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("davd shutting down")
+	return shutdown(c, log, in.inflight, servers, opt.Force)
+}
+
+// shutdown stops servers gracefully: new connections are refused, idle ones closed, and running
+// requests get c.Timeouts.Shutdown (or until force is closed) to finish. Those still running
+// then are cut off, logged, and given a moment to reach the access log.
+func shutdown(c Config, log *slog.Logger, fl *inflight, servers []server, force <-chan struct{}) error {
+	start := time.Now()
+	log.Info("davd shutting down", "requests_running", fl.Len(), "grace", c.Timeouts.Shutdown)
 	sctx, cancel := context.WithTimeout(context.Background(), c.Timeouts.Shutdown)
 	defer cancel()
+	var forced atomic.Bool
+	go func() {
+		select {
+		case <-force:
+			forced.Store(true)
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
 	var errs []error
 	for _, s := range servers {
 		errs = append(errs, s.Shutdown(sctx))
 	}
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err == nil {
+		log.Info("davd stopped", "after", time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	cancel()
+	<-sctx.Done()
+	n := fl.Len()
+	fl.logCut(log)
+	for _, s := range servers {
+		s.Close()
+	}
+	// Closing the connections makes the cut-off requests' reads and writes fail: let their
+	// handlers return, so that each still gets its access-log line.
+	fl.wait(2 * time.Second)
+	why := fmt.Sprintf("after the %s grace period", c.Timeouts.Shutdown)
+	if forced.Load() {
+		why = "by a second signal"
+	}
+	log.Warn("davd stopped "+why, "cut_off", n, "after", time.Since(start).Round(time.Millisecond))
+	return fmt.Errorf("stopped %s: %d %w", why, n, ErrCutOff)
 }
 
 // plainServer is the server of plain-HTTP connections c asks for (c.HTTP1).

@@ -2,6 +2,7 @@
 //
 //	davd [-config FILE] [-root DIR] [-listen ADDR] [-state DIR] [flags]
 //	davd hash-password [-cost N]   (reads the password from stdin, or prompts on a terminal)
+//	davd version                   (or -version: module version, VCS revision and time, Go version)
 //
 // With no flags it serves ./data on http://127.0.0.1:8080/ with dead properties and locks kept
 // in a per-root state directory under the user's state home. A configuration file (TOML, see
@@ -26,6 +27,7 @@ import (
 
 	"github.com/davd/davd/auth"
 	"github.com/davd/davd/internal/gcfloor"
+	"github.com/davd/davd/internal/version"
 	"github.com/davd/davd/server"
 )
 
@@ -57,28 +59,89 @@ func flags(c *server.Config, configFile *string) *flag.FlagSet {
 	fl.BoolVar(&c.InsecureOpen, "insecure-open", c.InsecureOpen, "allow a non-loopback -listen address with no users (everyone may read and write)")
 	fl.BoolVar(&c.Limits.PropfindInfinity, "propfind-infinity", c.Limits.PropfindInfinity, "allow PROPFIND Depth: infinity (bounded by -max-propfind-entries)")
 	fl.IntVar(&c.Limits.MaxPropfindEntries, "max-propfind-entries", c.Limits.MaxPropfindEntries, "maximum responses of one PROPFIND")
-	fl.Int64Var(&c.Limits.MaxPutBytes, "max-put-bytes", c.Limits.MaxPutBytes, "maximum upload size in bytes (0: no limit)")
+	fl.Var(server.SizeFlag{P: &c.Limits.MaxPutBytes}, "max-put-bytes", "maximum upload size: bytes, or with a unit (10G, 512MiB); 0: no limit")
 	fl.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
+	fl.StringVar(&c.Metrics, "metrics", c.Metrics, "serve Prometheus /metrics, /healthz and /readyz on this separate address (e.g. 127.0.0.1:9100; off by default)")
+	fl.StringVar(&c.LogFormat, "log-format", c.LogFormat, `log format: "text" (key=value) or "json"`)
+	fl.StringVar(&c.AccessLogFormat, "access-log-format", c.AccessLogFormat, `"combined" for Combined Log Format access lines (default: a line of the log)`)
 	fl.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per request")
 	fl.StringVar(&c.HTTP1, "http1", c.HTTP1, `what serves plain HTTP: "davd" (built-in HTTP/1.1 server) or "net/http" (Go's)`)
+	fl.Bool("version", false, "print the version and exit (as `davd version`)")
+	quiet(fl)
 	return fl
+}
+
+// quiet makes fl print nothing itself: run prints -h's help on stdout, and a parse error is one
+// line on stderr (main's), not the error followed by the whole usage.
+func quiet(fl *flag.FlagSet) {
+	fl.SetOutput(io.Discard)
+	fl.Usage = func() {}
+}
+
+// usage is davd's -h: the synopsis, the subcommands and the flags.
+func usage(w io.Writer, fl *flag.FlagSet) {
+	fmt.Fprint(w, `Usage:
+  davd [-config FILE] [-root DIR] [-listen ADDR] [-state DIR] [flags]   serve a directory over WebDAV
+  davd hash-password [-cost N]   print a bcrypt hash for a user's password (read from stdin or the terminal)
+  davd version                   print the version (module, VCS revision and time, Go)
+
+With no flags davd serves ./data on http://127.0.0.1:8080/. A configuration file (see
+davd.example.toml) adds users, TLS, a reverse proxy, timeouts and limits; flags override it.
+
+Flags:
+`)
+	fl.SetOutput(w)
+	fl.PrintDefaults()
+	fl.SetOutput(io.Discard)
+}
+
+// flagError turns a flag package error into one line with a hint.
+func flagError(cmd string, err error) error {
+	return fmt.Errorf("%s (%s -h lists the flags)", err, cmd)
 }
 
 func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "hash-password" {
 		return hashPassword(args[1:], stdin, stdout)
 	}
-	c, err := configure(args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if len(args) > 0 && args[0] == "version" {
+		_, err := fmt.Fprintln(stdout, version.Get())
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return server.Run(ctx, c, log, nil)
+	c, err := configure(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		var c server.Config
+		var f string
+		usage(stdout, flags(&c, &f))
+		return nil
+	case errors.Is(err, errVersion):
+		_, err := fmt.Fprintln(stdout, version.Get())
+		return err
+	case err != nil:
+		return err
+	}
+	log := newLogger(c.LogFormat, os.Stderr)
+	// The first SIGINT or SIGTERM starts the graceful shutdown; a second one ends it at once.
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	force := make(chan struct{})
+	go func() {
+		select {
+		case <-sigc:
+		case <-ctx.Done():
+			return
+		}
+		cancel()
+		log.Info("signal received: stopping (a second signal stops at once)")
+		if _, ok := <-sigc; ok {
+			close(force)
+		}
+	}()
+	return server.Run(ctx, c, log, server.RunOptions{Force: force})
 }
 
 // configure builds the configuration: defaults, then the -config file, then the flags given.
@@ -87,10 +150,16 @@ func configure(args []string) (server.Config, error) {
 	var configFile string
 	fl := flags(&c, &configFile)
 	if err := fl.Parse(args); err != nil {
-		return c, err
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, flagError("davd", err)
 	}
 	if fl.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", fl.Arg(0))
+		return c, flagError("davd", fmt.Errorf("unexpected argument %q (subcommands: hash-password, version)", fl.Arg(0)))
+	}
+	if fl.Lookup("version").Value.String() == "true" {
+		return c, errVersion
 	}
 	if configFile == "" {
 		return c, nil
@@ -100,22 +169,45 @@ func configure(args []string) (server.Config, error) {
 		return c, err
 	}
 	fl = flags(&c, &configFile)
-	fl.SetOutput(io.Discard)
 	if err := fl.Parse(args); err != nil {
-		return c, err
+		return c, flagError("davd", err)
 	}
 	return c, nil
 }
 
+// newLogger returns davd's logger in format ("json", or text for anything else: Validate
+// refuses other values before anything is logged).
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// errVersion is configure's answer to -version.
+var errVersion = errors.New("version asked")
+
 // hashPassword prints a bcrypt hash of a password for the configuration or an htpasswd file.
 func hashPassword(args []string, stdin io.Reader, stdout io.Writer) error {
 	fl := flag.NewFlagSet("davd hash-password", flag.ContinueOnError)
-	cost := fl.Int("cost", auth.DefaultCost, "bcrypt cost (4-31)")
+	quiet(fl)
+	cost := fl.Int("cost", auth.DefaultCost, fmt.Sprintf("bcrypt cost, %d to %d: each step doubles the time of every login", auth.MinCost, auth.MaxCost))
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "Usage: davd hash-password [-cost N] < password\n\n"+
+				"Prints a bcrypt hash of the password (one line from stdin, or asked twice on a terminal)\n"+
+				"for a [[users]] password in the configuration file or an htpasswd line.\n\nFlags:\n")
+			fl.SetOutput(stdout)
+			fl.PrintDefaults()
 			return nil
 		}
-		return err
+		return flagError("davd hash-password", err)
+	}
+	if fl.NArg() > 0 {
+		return flagError("davd hash-password", fmt.Errorf("unexpected argument %q: the password is read from stdin", fl.Arg(0)))
+	}
+	if *cost < auth.MinCost || *cost > auth.MaxCost {
+		return fmt.Errorf("hash-password: -cost %d is outside %d to %d", *cost, auth.MinCost, auth.MaxCost)
 	}
 	var pw []byte
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -60,5 +61,88 @@ func TestHashPassword(t *testing.T) {
 	}
 	if err := run([]string{"hash-password"}, strings.NewReader(strings.Repeat("x", 73)), &out); err == nil {
 		t.Error("password over 72 bytes accepted")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"-version"}, {"-root", "x", "--version"}} {
+		var out bytes.Buffer
+		if err := run(args, strings.NewReader(""), &out); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if s := out.String(); !strings.HasPrefix(s, "davd ") || !strings.Contains(s, runtime.Version()) || strings.Count(s, "\n") != 1 {
+			t.Errorf("%v printed %q", args, s)
+		}
+	}
+}
+
+func TestHelpOnStdout(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-root", "x", "-h"}} {
+		var out bytes.Buffer
+		if err := run(args, strings.NewReader(""), &out); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		s := out.String()
+		for _, want := range []string{"hash-password", "davd version", "-listen", "-max-put-bytes", "davd.example.toml"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("%v: help lacks %q:\n%s", args, want, s)
+			}
+		}
+	}
+	var out bytes.Buffer
+	if err := run([]string{"hash-password", "-h"}, strings.NewReader(""), &out); err != nil || !strings.Contains(out.String(), "-cost") {
+		t.Errorf("hash-password -h: %v\n%s", err, out.String())
+	}
+}
+
+func TestWrongFlagIsOneLine(t *testing.T) {
+	for _, args := range [][]string{{"-lsten", "x"}, {"-max-put-bytes", "lots"}, {"extra"}, {"hash-password", "-cst", "5"}} {
+		var out bytes.Buffer
+		err := run(args, strings.NewReader(""), &out)
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "-h") || out.Len() != 0 {
+			t.Errorf("%v: err %q, stdout %q", args, err, out.String())
+		}
+	}
+}
+
+func TestMaxPutBytesSuffix(t *testing.T) {
+	c, err := configure([]string{"-max-put-bytes", "10G"})
+	if err != nil || c.Limits.MaxPutBytes != 10<<30 {
+		t.Errorf("max_put_bytes %d, %v", c.Limits.MaxPutBytes, err)
+	}
+	c, err = configure([]string{"-max-put-bytes", "512MiB"})
+	if err != nil || c.Limits.MaxPutBytes != 512<<20 {
+		t.Errorf("max_put_bytes %d, %v", c.Limits.MaxPutBytes, err)
+	}
+}
+
+// TestHashPasswordCostRange: the range -cost names is the range it takes, and nothing outside
+// it is silently replaced by the default.
+func TestHashPasswordCostRange(t *testing.T) {
+	for _, cost := range []string{"3", "17", "31", "-1"} {
+		var out bytes.Buffer
+		err := run([]string{"hash-password", "-cost", cost}, strings.NewReader("pw\n"), &out)
+		if err == nil || !strings.Contains(err.Error(), "4 to 16") {
+			t.Errorf("-cost %s: err %v, printed %q", cost, err, out.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := run([]string{"hash-password", "-cost", "5"}, strings.NewReader("pw\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := bcrypt.Cost([]byte(strings.TrimSpace(out.String()))); err != nil || c != 5 {
+		t.Errorf("cost %d, %v", c, err)
+	}
+}
+
+func TestLogFormatJSON(t *testing.T) {
+	var buf bytes.Buffer
+	newLogger("json", &buf).Info("davd serving", "addr", "127.0.0.1:1")
+	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"addr":"127.0.0.1:1"`) {
+		t.Errorf("json log line %q", buf.String())
+	}
+	c, err := configure([]string{"-log-format", "json", "-access-log-format", "combined"})
+	if err != nil || c.LogFormat != "json" || c.AccessLogFormat != "combined" {
+		t.Errorf("%+v, %v", c, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -41,6 +42,8 @@ type Options struct {
 	// then lose acknowledged writes (never mix old and new content). Meant for tests and
 	// benchmarks, or file systems that are themselves volatile.
 	NoFsync bool
+	// FsyncObserved, when set, is told how long each fsync(2) of new content took.
+	FsyncObserved func(time.Duration)
 }
 
 // FS is a storage.Backend over one local directory tree. It is safe for concurrent use.

@@ -150,8 +150,12 @@ func (f *FS) commit(dirfd int, tmp *tmpFile, p davpath.Path, mtime time.Time, cl
 		}
 	}
 	if !f.opt.NoFsync {
+		start := time.Now()
 		if err := retry(func() error { return unix.Fsync(tmp.fd) }); err != nil {
 			return stat{}, false, err
+		}
+		if f.opt.FsyncObserved != nil {
+			f.opt.FsyncObserved(time.Since(start))
 		}
 	}
 	if st, err = statAt(tmp.fd, "", unix.AT_EMPTY_PATH); err != nil {

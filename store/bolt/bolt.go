@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock"
@@ -27,6 +28,10 @@ var (
 
 // formatVersion is the layout version stored in the meta bucket.
 const formatVersion = 1
+
+// ErrInUse is Open's error when another process (or another DB of this one) holds the file's
+// lock past Options.OpenTimeout.
+var ErrInUse = errors.New("the store file is locked by another process")
 
 // DefaultOpenTimeout is the default of Options.OpenTimeout.
 const DefaultOpenTimeout = 5 * time.Second
@@ -49,12 +54,23 @@ type DB struct {
 	lim props.Limits
 }
 
+// Ping reports whether the store is open and readable (a read transaction).
+func (d *DB) Ping() error {
+	return d.db.View(func(*bbolt.Tx) error { return nil })
+}
+
+// Path returns the store file's path.
+func (d *DB) Path() string { return d.db.Path() }
+
 // Open opens or creates the store file at path (mode 0600).
 func Open(path string, opt Options) (*DB, error) {
 	if opt.OpenTimeout <= 0 {
 		opt.OpenTimeout = DefaultOpenTimeout
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opt.OpenTimeout, NoSync: opt.NoSync})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, ErrInUse)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
