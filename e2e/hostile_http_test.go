@@ -101,7 +101,7 @@ func testHostileHTTP(t *testing.T, http1 string) {
 		}
 		held := cut.Sub(stalled)
 		t.Logf("stalled, then cut %v later (%v)", held.Round(time.Millisecond), err)
-		if limit := hhTransfer + 3*time.Second; held > limit {
+		if limit := 2*hhTransfer + 4*time.Second; held > limit { // slack for a loaded machine; the bug held it forever
 			t.Errorf("cut %v after the writes stalled; want within the transfer timeout (%v) and some slack: %v", held, hhTransfer, limit)
 		}
 		alive(t)
