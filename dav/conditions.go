@@ -27,9 +27,11 @@ func (g guard) done() {
 
 // conds is a parsed RFC 4918 §10.4 If header plus the HTTP/1.1 conditional headers.
 type conds struct {
-	ifh     ifheader.Header
-	hasIf   bool
-	tokens  []string
+	ifh    ifheader.Header
+	hasIf  bool
+	tokens []string
+	// statted memoizes the Stat of each resource the If header names: one header may test the
+	// same resource's ETag in several lists, and each costs a storage call otherwise.
 	statted map[davpath.Path]statResult
 }
 
@@ -45,9 +47,13 @@ func parseIf(r *http.Request) (*conds, error) {
 	if len(v) == 0 {
 		return c, nil
 	}
+	// Several If field lines form one header (RFC 9110 §5.3); its lists are separated by white
+	// space, so the lines are joined with a space.
 	raw := strings.Join(v, " ")
 	hd, err := ifheader.Parse(raw)
 	if err != nil {
+		// The leniency is tried only after a strict parse failed, so a well-formed header is never
+		// rewritten.
 		if fixed := bareTokens(raw); fixed != "" {
 			hd, err = ifheader.Parse(fixed)
 		}
@@ -55,6 +61,8 @@ func parseIf(r *http.Request) (*conds, error) {
 	if err != nil {
 		return nil, errStatus(http.StatusBadRequest, err)
 	}
+	// Every token in the header counts as submitted for the lock check (RFC 4918 §10.4), whether or
+	// not its list evaluated true.
 	c.ifh, c.hasIf, c.tokens = hd, true, hd.Tokens()
 	return c, nil
 }
@@ -86,12 +94,16 @@ func (h *Handler) check(ctx context.Context, r *http.Request, c *conds, affected
 	for _, l := range c.ifh.Lists {
 		res := affected[0]
 		if l.Resource != "" {
+			// A tag naming another server, or a path outside the prefix, cannot be one of ours: the
+			// list is skipped.
 			p, ok := h.tagPath(r, l.Resource)
 			if !ok {
 				continue
 			}
 			res = p
 			for _, a := range affected {
+				// A tag applies when it names an affected resource or one below it, e.g. a DELETE of a
+				// collection tagged with the URL of its locked member.
 				if a.Contains(p) {
 					applicable = true
 				}
@@ -103,12 +115,15 @@ func (h *Handler) check(ctx context.Context, r *http.Request, c *conds, affected
 			return nil
 		}
 	}
+	// §10.4.3: a header whose tags all name unaffected resources is ignored, not false.
 	if !applicable {
 		return nil
 	}
 	return errStatus(http.StatusPreconditionFailed, errors.New("if header evaluated to false"))
 }
 
+// tagPath turns a tagged list's resource URL into a canonical path, by the same rules as the
+// Request-URI (davpath.Parse), so the two compare equal when they name the same resource.
 func (h *Handler) tagPath(r *http.Request, tag string) (davpath.Path, bool) {
 	u, err := url.Parse(tag)
 	if err != nil {
@@ -121,6 +136,8 @@ func (h *Handler) tagPath(r *http.Request, tag string) (davpath.Path, bool) {
 	return p, err == nil
 }
 
+// evalList reports whether every condition of one list holds for res (a list is a
+// conjunction, §10.4). An entity tag of a resource that cannot be stat'ed never matches.
 func (h *Handler) evalList(ctx context.Context, c *conds, res davpath.Path, cs []ifheader.Condition, now time.Time) bool {
 	for _, cond := range cs {
 		var match bool
@@ -128,6 +145,8 @@ func (h *Handler) evalList(ctx context.Context, c *conds, res davpath.Path, cs [
 			match = h.tokenCovers(ctx, cond.Token, res, now)
 		} else {
 			st := c.stat(ctx, h.fs, res)
+			// Entity tags in the If header are compared weakly, so that a W/ ETag a client read back
+			// still names the entity it read.
 			match = st.err == nil && etagMatch(cond.ETag, st.info.ETag, false)
 		}
 		if match == cond.Not {
@@ -137,6 +156,8 @@ func (h *Handler) evalList(ctx context.Context, c *conds, res davpath.Path, cs [
 	return true
 }
 
+// tokenCovers reports whether token names a live lock whose scope covers res. It does not
+// check the lock's owner: that is confirm's job, for the tokens actually used.
 func (h *Handler) tokenCovers(ctx context.Context, token string, res davpath.Path, now time.Time) bool {
 	if h.locks == nil || token == "DAV:no-lock" {
 		return false
@@ -145,6 +166,7 @@ func (h *Handler) tokenCovers(ctx context.Context, token string, res davpath.Pat
 	return err == nil && ok && l.Covers(res)
 }
 
+// stat is fs.Stat of p, at most once per request (see conds.statted).
 func (c *conds) stat(ctx context.Context, fs storage.Backend, p davpath.Path) statResult {
 	if st, ok := c.statted[p]; ok {
 		return st
@@ -206,11 +228,15 @@ func checkHTTPConds(r *http.Request, exists bool, info storage.Info) error {
 		if strings.TrimSpace(im) != "*" && !listMatch(im, info.ETag, true) {
 			return fail
 		}
+		// RFC 9110 §13.1.4: If-Unmodified-Since is ignored when If-Match is present; times are
+		// compared to the second, the precision of an HTTP date.
 	} else if ius := r.Header.Get("If-Unmodified-Since"); ius != "" && exists {
 		if t, err := http.ParseTime(ius); err == nil && info.ModTime.Truncate(time.Second).After(t) {
 			return fail
 		}
 	}
+	// If-None-Match uses weak comparison (RFC 9110 §13.1.2); "*" fails for any existing resource,
+	// which is how a client asks for a create-only PUT.
 	if inm := r.Header.Get("If-None-Match"); inm != "" && exists {
 		if strings.TrimSpace(inm) == "*" || listMatch(inm, info.ETag, false) {
 			return fail
@@ -235,6 +261,7 @@ func (h *Handler) lockFree() bool {
 	return ok && n == 0
 }
 
+// listMatch reports whether any entity tag of a comma-separated header list matches etag.
 func listMatch(list, etag string, strong bool) bool {
 	for _, t := range strings.Split(list, ",") {
 		if etagMatch(strings.TrimSpace(t), etag, strong) {
@@ -280,6 +307,8 @@ func bareTokens(s string) string {
 				j++
 			}
 			word := s[i:j]
+			// A bare word is taken for a token only when it has a scheme (urn:, opaquelocktoken:);
+			// Not is the keyword.
 			if strings.EqualFold(word, "Not") || !strings.Contains(word, ":") {
 				b.WriteString(word)
 			} else {

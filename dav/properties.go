@@ -110,6 +110,8 @@ type liveProp struct {
 // settable (RFC 4918 §15.2, §15.3): a dead value wins over the computed one.
 var liveProps = []liveProp{
 	{"creationdate", true, true, func(pc *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		// §15.1: a storage that does not know the birth time gives the modification time, the
+		// closest value it has, rather than an empty creationdate.
 		t := r.info.Created
 		if t.IsZero() {
 			t = r.info.ModTime
@@ -117,6 +119,7 @@ var liveProps = []liveProp{
 		return pc.created.append(dst, t, layoutISO), true
 	}},
 	{"displayname", true, false, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		// The root has no name of its own; a dead displayname was already written by the caller.
 		if r.p.IsRoot() || findDead(r.dead, nsDAV, "displayname") >= 0 {
 			return dst, false
 		}
@@ -132,9 +135,13 @@ var liveProps = []liveProp{
 		if r.info.IsDir {
 			return dst, false
 		}
+		// By extension only, never by sniffing the content: a listing must not open every file
+		// (x/net's allprop did), and GET serves the same type (contentType).
 		return davxml.EscapeText(dst, contentType(r.info.Name)), true
 	}},
 	{"getetag", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		// No ETag from the storage means no getetag: one made up here would not be the one GET,
+		// If-Match and the If header's entity tags see.
 		if r.info.ETag == "" {
 			return dst, false
 		}
@@ -149,6 +156,8 @@ var liveProps = []liveProp{
 		}
 		return dst, true
 	}},
+	// Without a lock manager the server is not class 2 (OPTIONS says "1, 3"), and the lock
+	// properties are absent, not empty.
 	{"supportedlock", true, true, func(pc *propCtx, _ *resource, dst []byte) ([]byte, bool) {
 		if pc.h.locks == nil {
 			return dst, false
@@ -165,6 +174,8 @@ var liveProps = []liveProp{
 		return dst, true
 	}},
 	{"quota-available-bytes", false, true, func(pc *propCtx, _ *resource, dst []byte) ([]byte, bool) {
+		// RFC 4331 §3-4: both quota properties are absent when the storage cannot tell, never
+		// a guess; they describe the whole storage, so they are computed once per request.
 		if !pc.quota() {
 			return dst, false
 		}
@@ -178,9 +189,11 @@ var liveProps = []liveProp{
 	}},
 }
 
+// supportedlock (§15.10) is the same for every resource: exclusive and shared write locks.
 const supportedLock = `<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>` +
 	`<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>`
 
+// liveIndex maps a DAV: local name to its row of liveProps, for requests that name them.
 var liveIndex = func() map[string]int {
 	m := make(map[string]int, len(liveProps))
 	for i, lp := range liveProps {
@@ -200,6 +213,8 @@ func lookupLive(n props.Name) *liveProp {
 	return nil
 }
 
+// quota fetches the quota figures at most once per request (the first entry that asks),
+// remembering a failure too: a listing of 10,000 entries asks the storage once.
 func (pc *propCtx) quota() bool {
 	if !pc.quotaOK && !pc.quotaErr {
 		q, ok := pc.h.fs.(storage.Quota)
@@ -214,6 +229,8 @@ func (pc *propCtx) quota() bool {
 	return pc.quotaOK
 }
 
+// findDead returns the index of the dead property space:local in dead, or -1. A linear scan:
+// a resource has a handful of dead properties, fewer than a map would be worth.
 func findDead(dead []props.Property, space, local string) int {
 	for i := range dead {
 		if dead[i].Name.Local == local && dead[i].Name.Space == space {
@@ -232,6 +249,8 @@ func appendOpen(dst []byte, n props.Name, lang string, empty bool) []byte {
 	case nsDAV:
 		dst = append(dst, "D:"...)
 		dst = append(dst, n.Local...)
+	// A name in no namespace (xmlns="" in the request) is written without a prefix, and the
+	// multistatus root binds no default namespace, so it stays in none.
 	case "":
 		dst = append(dst, n.Local...)
 	default:
@@ -252,6 +271,7 @@ func appendOpen(dst []byte, n props.Name, lang string, empty bool) []byte {
 	return append(dst, '>')
 }
 
+// appendClose appends the end tag matching appendOpen's prefix choice for n.
 func appendClose(dst []byte, n props.Name) []byte {
 	dst = append(dst, "</"...)
 	switch n.Space {
@@ -267,6 +287,8 @@ func appendClose(dst []byte, n props.Name) []byte {
 
 // appendProp appends a whole property element with value content (empty content → empty tag).
 func appendProp(dst []byte, n props.Name, lang string, value []byte) []byte {
+	// The value is the element's content as raw, namespace-self-contained XML
+	// (props.Property), so it is appended verbatim, without escaping.
 	if len(value) == 0 {
 		return appendOpen(dst, n, lang, true)
 	}
@@ -278,6 +300,8 @@ func appendProp(dst []byte, n props.Name, lang string, value []byte) []byte {
 // appendLive appends live property lp of r, reporting false when r lacks it.
 func (pc *propCtx) appendLive(dst []byte, lp *liveProp, r *resource) ([]byte, bool) {
 	n := props.Name{Space: nsDAV, Local: lp.local}
+	// The element is written optimistically and cut back when r has no value, so no property
+	// needs a second pass or a temporary buffer.
 	mark := len(dst)
 	dst = appendOpen(dst, n, "", false)
 	start := len(dst)
@@ -308,12 +332,15 @@ func (h *Handler) appendActiveLock(dst []byte, l *lock.Lock, now time.Time) []by
 		dst = append(dst, '0')
 	}
 	dst = append(dst, "</D:depth>"...)
+	// §14.17: the owner is returned as the client sent it (raw, namespace-self-contained XML).
 	if len(l.Owner) > 0 {
 		dst = append(dst, "<D:owner>"...)
 		dst = append(dst, l.Owner...)
 		dst = append(dst, "</D:owner>"...)
 	}
 	dst = append(dst, "<D:timeout>"...)
+	// §10.7, §14.29: the remaining time in whole seconds, counting down from the lock's
+	// creation or last refresh; a lock without expiry is Infinite.
 	if l.Expires.IsZero() {
 		dst = append(dst, "Infinite"...)
 	} else {

@@ -16,6 +16,8 @@ import (
 )
 
 // propfind is one parsed PROPFIND request plus its per-request state.
+// Its fields are set once in servePropfind and then only read by entry and walk, except the
+// scratch (missing, m.Buf), which each entry reuses rather than allocating its own.
 type propfind struct {
 	propCtx
 	kind    davxml.PropfindKind
@@ -26,7 +28,9 @@ type propfind struct {
 	noLocks bool  // the lock manager holds no lock at all: skip Discover per entry
 	// rec, when the listing cache wants this rendering, is fed every <D:response> written
 	// (nil otherwise: its methods do nothing on nil).
-	rec     *listcache.Recorder
+	rec *listcache.Recorder
+	// entries counts the <D:response> elements written; limit is Limits.MaxPropfindEntries,
+	// which bounds a Depth: infinity walk (a 507 member marks the cut).
 	entries int
 	limit   int
 }
@@ -36,9 +40,13 @@ type propfind struct {
 // failure while walking becomes its own <D:response>.
 func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
 	ctx := r.Context()
+	// The access check comes first so that a refused principal learns nothing, not even whether
+	// p exists.
 	if err := h.allow(ctx, access.Read, p); err != nil {
 		return err
 	}
+	// §9.1: a PROPFIND without Depth acts as infinity; §9.1 also lets a server refuse that with
+	// 403 and the propfind-finite-depth precondition, which is the default here.
 	depth, err := parseDepth(r, depthInfinity)
 	if err != nil {
 		return err
@@ -46,6 +54,7 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	if depth == depthInfinity && !h.lim.PropfindInfinity {
 		return errCond(http.StatusForbidden, "propfind-finite-depth", errors.New("depth infinity refused"))
 	}
+	// An empty body is an allprop request (§9.1); a malformed one is a 400 before the 207 starts.
 	body, err := davxml.ParsePropfind(r.Body, h.xmlLim)
 	if err != nil {
 		return err
@@ -54,6 +63,8 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	if err != nil {
 		return err
 	}
+	// An If header on a PROPFIND is evaluated too (§10.4): a failed condition is a 412 for the
+	// whole request. Its presence also keeps the listing cache out (cacheable).
 	c, err := h.checkIf(ctx, r, p)
 	if err != nil {
 		return err
@@ -63,6 +74,8 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		kind:    body.Kind,
 		limit:   h.lim.MaxPropfindEntries,
 	}
+	// For allprop, the names are those of the include element (§9.1: live properties that
+	// allprop leaves out, returned on request); lockdiscovery is in allprop.
 	names := body.Props
 	if body.Kind == davxml.AllProp {
 		names = body.Include
@@ -75,11 +88,16 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 			pf.wantLD = true
 		}
 	}
+	// propname lists names only: no lock lookups are needed for it.
 	if body.Kind == davxml.PropName {
 		pf.wantLD = false
 	}
+	// Asked once per request: with no lock anywhere, no entry needs a Discover call.
 	pf.noLocks = h.lockFree()
 	pf.m = multistatus.New(w)
+	// The listing cache (dav/doc.go, "Listing cache"): only Depth 1 of a collection, only when
+	// the rendering is a function of the Key alone, and only when the storage vouches for the
+	// collection's version before the walk.
 	if depth == 1 && info.IsDir && pf.cacheable(c.hasIf) {
 		if ver, ok := pf.listVersion(p); ok {
 			hit, rec := h.cache.Lookup(listcache.Key{Dir: p, Shape: pf.shape(), Version: ver})
@@ -94,12 +112,15 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 			defer func() { pf.rec.Finish(pf.listVersion(p)) }()
 		}
 	}
+	// The target's own dead properties; its members' come from one GetDir per collection in walk.
 	var dead []props.Property
 	if h.props != nil {
 		if dead, err = h.props.Get(ctx, p); err != nil {
 			return err
 		}
 	}
+	// The target comes first, then its members: the order clients expect, though §9.1 does not
+	// require one.
 	pf.entry(&resource{p: p, info: info, dead: dead})
 	if depth != 0 && info.IsDir {
 		pf.walk(p, depth)
@@ -113,6 +134,8 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 	var deadDir map[string][]props.Property
 	if h.props != nil {
 		var err error
+		// One call for the dead properties of all members, instead of one per member: a property
+		// store can answer a whole listing in one read.
 		if deadDir, err = h.props.GetDir(ctx, d); err != nil {
 			pf.failure(d, true, err)
 			return
@@ -120,15 +143,20 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 	}
 	var subdirs []davpath.Path
 	res := resource{}
+	// A List or GetDir error comes after the 207 started: it cannot change the status line, so
+	// it becomes the collection's own <D:response> with its status.
 	for info, err := range h.fs.List(ctx, d) {
 		if err != nil {
 			pf.failure(d, true, err)
 			return
 		}
+		// The client went away or the writer failed: stop walking, nothing more can be delivered.
 		if pf.m.Err() != nil || ctx.Err() != nil {
 			return
 		}
 		q := d.Join(info.Name)
+		// A member the principal may not read is left out, not listed with 403: its name would
+		// already tell what the policy hides.
 		if !h.allowAll && !h.access.Allow(ctx, access.Principal(ctx), access.Read, q) {
 			continue
 		}
@@ -138,10 +166,13 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 		}
 		res = resource{p: q, info: info, dead: deadDir[info.Name]}
 		pf.entry(&res)
+		// Below a link the walk does not go: it may lead back to an ancestor and never end.
 		if depth == depthInfinity && info.IsDir && !info.Link {
 			subdirs = append(subdirs, q)
 		}
 	}
+	// Subcollections are walked after the whole collection is listed, so that one List is open
+	// at a time; the entry limit (a 507 member marks the cut) is checked before each.
 	for _, sd := range subdirs {
 		if pf.entries >= pf.limit {
 			pf.failure(d, true, errStatus(http.StatusInsufficientStorage, errors.New("PROPFIND entry limit reached")))
@@ -153,6 +184,8 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 
 // failure writes a response entry for a resource whose walk failed after the 207 started.
 func (pf *propfind) failure(p davpath.Path, dir bool, err error) {
+	// The same mapping as a whole-request error (StatusOf), so that a member's status means
+	// what the request's would; only server faults are logged.
 	code := StatusOf(err)
 	if code >= 500 && code != http.StatusInsufficientStorage {
 		pf.h.log.Error("propfind walk", "path", p.String(), "err", err)
@@ -160,6 +193,7 @@ func (pf *propfind) failure(p davpath.Path, dir bool, err error) {
 	m := pf.m
 	m.Buf = multistatus.AppendStatusResponse(m.Buf[:0], pf.h.href(p, dir), code, "", nil)
 	m.Write(m.Buf)
+	// A rendering with a failure in it is not a listing to keep.
 	pf.rec.Abort()
 }
 
@@ -167,6 +201,8 @@ func (pf *propfind) failure(p davpath.Path, dir bool, err error) {
 func (pf *propfind) entry(r *resource) {
 	pf.entries++
 	h := pf.h
+	// A Discover error leaves lockdiscovery empty rather than failing the entry: the
+	// resource itself was found, and the rest of its properties are worth more than a 500.
 	if pf.wantLD && h.locks != nil && !pf.noLocks {
 		locks, err := h.locks.Discover(pf.ctx, pf.now, r.p)
 		if err == nil {
@@ -179,6 +215,7 @@ func (pf *propfind) entry(r *resource) {
 	b = append(b, "</D:href><D:propstat><D:prop>"...)
 	pf.missing = pf.missing[:0]
 	switch pf.kind {
+	// propname (§9.1): the names of the properties the resource has, without values.
 	case davxml.PropName:
 		for i := range liveProps {
 			lp := &liveProps[i]
@@ -194,6 +231,8 @@ func (pf *propfind) entry(r *resource) {
 		for i := range r.dead {
 			b = appendOpen(b, r.dead[i].Name, "", true)
 		}
+	// allprop: every live property marked allprop, all dead properties, and the live ones the
+	// include element asks for (§9.1); an include name without a value is a 404 like in prop.
 	case davxml.AllProp:
 		for i := range liveProps {
 			if liveProps[i].allprop {
@@ -212,6 +251,9 @@ func (pf *propfind) entry(r *resource) {
 				}
 			}
 		}
+	// prop: each requested name, its dead value first (displayname and getcontentlanguage are
+	// settable, and what a client set wins over the computed value), then the live one; a name
+	// with neither goes to the 404 propstat.
 	default:
 		for i, n := range pf.names {
 			if j := findDead(r.dead, n.Space, n.Local); j >= 0 {
@@ -229,6 +271,8 @@ func (pf *propfind) entry(r *resource) {
 		}
 	}
 	b = append(b, "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"...)
+	// §9.1: requested properties without a value are reported in their own propstat with 404,
+	// so the 200 propstat holds only what exists.
 	if len(pf.missing) > 0 {
 		b = append(b, "<D:propstat><D:prop>"...)
 		for _, i := range pf.missing {
@@ -239,6 +283,7 @@ func (pf *propfind) entry(r *resource) {
 	b = append(b, "</D:response>"...)
 	m.Buf = b
 	m.Write(b)
+	// The listing cache sees exactly the bytes the client got (its one sink).
 	pf.rec.Add(b)
 }
 
@@ -275,6 +320,8 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, p davpa
 	dead := make([]props.Op, 0, len(ops))
 	var mtime timeSetting
 	failed := false
+	// §9.2: instructions are processed in document order, all or nothing: every status is
+	// decided first, and the store is patched only when none failed.
 	for i, op := range ops {
 		n := props.Name{Space: op.Prop.Name.Space, Local: op.Prop.Name.Local}
 		switch {
@@ -286,13 +333,19 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, p davpa
 				statuses[i] = http.StatusOK
 			}
 			continue
+		// A computed live property is protected (§15): setting it is 403 with the
+		// cannot-modify-protected-property precondition (§16).
 		case lookupLive(n) != nil && lookupLive(n).protected:
 			statuses[i], conds[i], failed = http.StatusForbidden, "cannot-modify-protected-property", true
 			continue
+		// Without a property store no dead property can be kept: 403, rather than a 200 for a
+		// value that would be lost.
 		case h.props == nil:
 			statuses[i], failed = http.StatusForbidden, true
 			continue
 		}
+		// Windows' Mini-Redirector sets the modification time this way; the property is also kept
+		// as a dead one, as it was sent.
 		if n.Space == nsMS && n.Local == "Win32LastModifiedTime" && !op.Remove {
 			mtime.parseHTTP(op.Prop.Value)
 		}
@@ -302,6 +355,7 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, p davpa
 	if failed {
 		for i := range statuses {
 			if statuses[i] == http.StatusOK {
+				// §9.2: when one instruction fails, every other one is 424 Failed Dependency.
 				statuses[i] = http.StatusFailedDependency
 			}
 		}
@@ -317,6 +371,8 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, p davpa
 				}
 			}
 		}
+		// The time is set only once the properties were stored; a storage that cannot set it is
+		// logged, not reported: the properties were applied.
 		if mtime.set && statuses[0] == http.StatusOK {
 			if ms, ok := h.fs.(storage.MtimeSetter); ok {
 				if err := ms.SetModTime(ctx, p, mtime.t); err != nil {
@@ -342,6 +398,7 @@ func (h *Handler) writeProppatch(w http.ResponseWriter, p davpath.Path, dir bool
 		}
 		code, cond := statuses[i], conds[i]
 		b = append(b, "<D:propstat><D:prop>"...)
+		// The properties with the same status and precondition share one propstat (§9.2.1).
 		for j := i; j < len(ops); j++ {
 			if !done[j] && statuses[j] == code && conds[j] == cond {
 				done[j] = true

@@ -28,12 +28,16 @@ func (h *Handler) writeFailures(w http.ResponseWriter, fails []failure) error {
 	m := multistatus.New(w)
 	for _, f := range fails {
 		code := StatusOf(f.err)
+		// Only server-side failures are logged: a 4xx member (locked, forbidden) is the client's
+		// business and is already in the body.
 		if code >= 500 {
 			h.log.Error("member failed", "path", f.p.String(), "err", f.err)
 		}
 		var cond string
 		var hrefs []string
 		var de *Error
+		// A precondition (RFC 4918 §16) travels with its member as a <D:error>, e.g.
+		// lock-token-submitted with the href of the lock's root.
 		if errors.As(f.err, &de) {
 			cond, hrefs = de.Cond, de.Hrefs
 		}
@@ -54,6 +58,8 @@ func (h *Handler) lockedMembers(err error, root davpath.Path) ([]failure, error)
 	}
 	var fails []failure
 	for _, lr := range ce.Roots {
+		// A lock on the target itself or above it blocks the whole request: that stays one 423 with
+		// its precondition, not a 207 of members.
 		if lr == root || !root.Contains(lr) {
 			return nil, err
 		}
@@ -72,6 +78,7 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 	if p.IsRoot() {
 		return errStatus(http.StatusForbidden, errors.New("DELETE of the root"))
 	}
+	// The common case first: one file with nothing to check costs one storage call.
 	if done, err := h.deletePlain(w, r, p); done || err != nil {
 		return err
 	}
@@ -85,6 +92,8 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 			return errStatus(http.StatusBadRequest, errors.New("DELETE Depth must be infinity"))
 		}
 	}
+	// HTTP conditional headers (RFC 9110 §13) apply to the target as a whole; the WebDAV If
+	// header (RFC 4918 §10.4) follows, both before anything is touched.
 	if err := checkHTTPConds(r, true, info); err != nil {
 		return err
 	}
@@ -92,6 +101,8 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 	if err != nil {
 		return err
 	}
+	// Removing a resource changes its parent's membership, so a lock on the parent needs its
+	// token too (RFC 4918 §7.4); a collection is held with everything below it.
 	g, err := h.confirm(ctx, c, lock.Target{Path: p, Recursive: info.IsDir}, lock.Target{Path: p.Parent()})
 	if err != nil {
 		fails, err := h.lockedMembers(err, p)
@@ -116,6 +127,8 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 // conditional header, no Depth and no lock anywhere: one storage call, no Stat first. It
 // reports done false when p is a collection with members, for the full path to handle.
 func (h *Handler) deletePlain(w http.ResponseWriter, r *http.Request, p davpath.Path) (bool, error) {
+	// Each of these needs the Stat first (conditions, the Depth of a collection) or a check of
+	// every member against the policy, which one storage call cannot give.
 	if !h.lockFree() || len(r.Header.Values("If")) > 0 || hasHTTPConds(r) || r.Header.Get("Depth") != "" || !h.allowAll {
 		return false, nil
 	}
@@ -127,6 +140,8 @@ func (h *Handler) deletePlain(w http.ResponseWriter, r *http.Request, p davpath.
 	}
 	defer g.done()
 	err = h.fs.Remove(ctx, p)
+	// A collection with members needs the walk and its per-member 207: the storage refuses
+	// rather than removing a tree here.
 	if errors.Is(err, storage.ErrNotEmpty) {
 		return false, nil
 	}
@@ -152,6 +167,8 @@ func (h *Handler) removeTree(ctx context.Context, p davpath.Path, info storage.I
 	var complete func(bool) error
 	if h.journal != nil {
 		var err error
+		// With a journal (props.Journal) the intent is durable before the first member goes, so that
+		// a crash midway never leaves properties on a path that is gone.
 		if complete, err = h.journal.Intend(ctx, props.Intent{Kind: props.IntentDelete, Src: p}); err != nil {
 			return nil, err
 		}
@@ -170,6 +187,9 @@ func (h *Handler) removeTree(ctx context.Context, p davpath.Path, info storage.I
 		}
 		return fails, nil
 	}
+	// A storage that removes a tree in one call (storage.TreeRemover) cannot say which member
+	// failed, so it is used only when the policy refuses nothing below p; when it fails, the walk
+	// starts over and reports each member that cannot go.
 	denied := h.denied(ctx, access.Write, p)
 	if tr, ok := h.fs.(storage.TreeRemover); ok && len(denied) == 0 {
 		if err := tr.RemoveAll(ctx, p); err == nil {
@@ -184,6 +204,8 @@ func (h *Handler) removeTree(ctx context.Context, p davpath.Path, info storage.I
 // deleteWalk removes p bottom-up, reporting the members that fail; a collection whose members
 // failed is left in place and not reported (its failure follows from theirs).
 func (h *Handler) deleteWalk(ctx context.Context, p davpath.Path, dir bool, denied map[davpath.Path]bool, fails *[]failure) bool {
+	// A refused member is reported (403) and its ancestors are kept: RFC 4918 §9.6.1, none of
+	// the ancestors of a member that cannot be deleted may be deleted.
 	if denied[p] {
 		*fails = append(*fails, failure{p: p, dir: dir, err: errStatus(http.StatusForbidden, nil)})
 		return false
@@ -208,10 +230,14 @@ func (h *Handler) deleteWalk(ctx context.Context, p davpath.Path, dir bool, deni
 			return false
 		}
 	}
+	// Gone already (a concurrent DELETE, a change from outside) is what was asked for.
 	if err := h.fs.Remove(ctx, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		*fails = append(*fails, failure{p: p, dir: dir, err: err})
 		return false
 	}
+	// With a journal the properties go when the intent completes (removeTree). Without one, a
+	// failure here only leaves unreachable properties behind: logged, not reported to the client,
+	// whose resource is gone.
 	if h.journal == nil && h.props != nil {
 		if err := h.props.Delete(ctx, p); err != nil {
 			h.log.Error("props delete", "path", p.String(), "err", err)
@@ -234,6 +260,7 @@ func (h *Handler) denied(ctx context.Context, op access.Op, p davpath.Path) map[
 				return
 			}
 			q := d.Join(e.Name)
+			// A refused member is not walked into: its refusal already stops the operation there.
 			if !h.access.Allow(ctx, access.Principal(ctx), op, q) {
 				if out == nil {
 					out = map[davpath.Path]bool{}
@@ -241,6 +268,7 @@ func (h *Handler) denied(ctx context.Context, op access.Op, p davpath.Path) map[
 				out[q] = true
 				continue
 			}
+			// A link is not followed: what it leads to is not part of this tree.
 			if e.IsDir && !e.Link {
 				walk(q)
 			}
@@ -277,11 +305,14 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	if err != nil {
 		return err
 	}
+	// COPY takes Depth 0 or infinity (RFC 4918 §9.8.3: 1 is not defined); MOVE acts as infinity
+	// and any other value is an error (§9.9.2).
 	depth, err := parseDepth(r, depthInfinity)
 	if err != nil || depth == 1 || (move && depth != depthInfinity) {
 		return errStatus(http.StatusBadRequest, errors.New("bad Depth for COPY/MOVE"))
 	}
 	overwrite := true
+	// §10.6: absent means T; anything but T or F is a malformed request.
 	switch strings.ToUpper(strings.TrimSpace(r.Header.Get("Overwrite"))) {
 	case "", "T":
 	case "F":
@@ -289,6 +320,7 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	default:
 		return errStatus(http.StatusBadRequest, errors.New("bad Overwrite header"))
 	}
+	// COPY only reads the source; MOVE removes it, so it needs write access there as well.
 	srcOp := access.Read
 	if move {
 		srcOp = access.Write
@@ -299,6 +331,7 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	if err := h.allow(ctx, access.Write, dst); err != nil {
 		return err
 	}
+	// §9.8.5: 403 when source and destination are the same resource.
 	if p == dst {
 		return errStatus(http.StatusForbidden, errors.New("source and destination are the same"))
 	}
@@ -309,6 +342,9 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	if err != nil {
 		return err
 	}
+	// A destination inside a collection source: a MOVE or an infinite COPY would walk into its
+	// own copy, while a Depth 0 COPY creates only the empty collection and may. A destination
+	// above the source is always refused: the overwrite would delete the source first.
 	if sinfo.IsDir && (p.Contains(dst) || dst.Contains(p)) && (move || depth != 0 || dst.Contains(p)) {
 		return errStatus(http.StatusForbidden, errors.New("destination inside the source"))
 	}
@@ -320,9 +356,12 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	// §9.8.4, §9.9.3: Overwrite F on an existing destination is 412, before anything is touched.
 	if dexists && !overwrite {
 		return errStatus(http.StatusPreconditionFailed, errors.New("destination exists and Overwrite is F"))
 	}
+	// §9.8.5: 409 when the destination's parent does not exist; intermediate collections are
+	// never created.
 	if pi, err := h.fs.Stat(ctx, dst.Parent()); err != nil || !pi.IsDir {
 		return errStatus(http.StatusConflict, storage.ErrParentMissing)
 	}
@@ -333,6 +372,9 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	if err != nil {
 		return err
 	}
+	// The locks to honour: the destination (with everything below it when it is overwritten) and
+	// its parent, whose membership changes; for MOVE also the source tree and its parent, since
+	// the source is removed.
 	targets := []lock.Target{{Path: dst, Recursive: dexists}, {Path: dst.Parent()}}
 	if move {
 		targets = append(targets, lock.Target{Path: p, Recursive: true}, lock.Target{Path: p.Parent()})
@@ -363,6 +405,8 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	if err != nil {
 		return err
 	}
+	// ownCloud-style clients (rclone) send X-OC-Mtime to keep the source's time; "accepted" tells
+	// them it was applied, so they need not set it again.
 	if mt, ok := ocMtime(r); ok && len(fails) == 0 {
 		if ms, ok := h.fs.(storage.MtimeSetter); ok {
 			if err := ms.SetModTime(ctx, dst, mt); err == nil {
@@ -373,6 +417,8 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	if len(fails) > 0 {
 		return h.writeFailures(w, fails)
 	}
+	// §9.8.5, §9.9.4: 204 when an existing destination was overwritten, 201 with a Location
+	// when it is new.
 	if dexists {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -387,6 +433,8 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 // the source (§9.9.4: locks are not moved). It falls back to copy + delete when the storage
 // cannot rename.
 func (h *Handler) moveTree(ctx context.Context, src, dst davpath.Path, info storage.Info) ([]failure, error) {
+	// A rename moves everything at once, so the members the principal may not write are found
+	// first; then nothing is moved and each of them is reported.
 	if info.IsDir && !h.allowAll {
 		var fails []failure
 		for q := range h.denied(ctx, access.Write, src) {
@@ -404,6 +452,8 @@ func (h *Handler) moveTree(ctx context.Context, src, dst davpath.Path, info stor
 				return nil, err
 			}
 		}
+		// The journal's intent, when there is one, lets recovery finish the properties' move if the
+		// process dies right after the rename.
 		err := rn.Rename(ctx, src, dst)
 		if complete != nil {
 			if cerr := complete(err == nil); cerr != nil && err == nil {
@@ -415,6 +465,7 @@ func (h *Handler) moveTree(ctx context.Context, src, dst davpath.Path, info stor
 		if err == nil {
 			return nil, h.dropLocks(ctx, src)
 		}
+		// Only a rename the storage cannot do at all (another device) falls back to copy + delete.
 		if !errors.Is(err, storage.ErrCrossDevice) {
 			return nil, err
 		}
@@ -445,6 +496,9 @@ func (h *Handler) copyTree(ctx context.Context, src, dst davpath.Path, info stor
 		}
 		return nil, nil
 	}
+	// A storage that copies a tree in one call (storage.TreeCopier) is used when no member can
+	// be refused; it names no failing member, so when it fails the partial copy is removed and
+	// the walk below does it again, reporting each failure.
 	if tc, ok := h.fs.(storage.TreeCopier); ok && depth != 0 && h.allowAll {
 		if err := tc.CopyTree(ctx, src, dst); err == nil {
 			if h.props != nil {
@@ -459,6 +513,8 @@ func (h *Handler) copyTree(ctx context.Context, src, dst davpath.Path, info stor
 			}
 		}
 	}
+	// The collection itself is copied even at Depth 0, without its members (§9.8.3); its dead
+	// properties come with it below.
 	if err := h.fs.Mkcol(ctx, dst); err != nil {
 		return nil, err
 	}
@@ -478,6 +534,8 @@ func (h *Handler) copyTree(ctx context.Context, src, dst davpath.Path, info stor
 	return fails, nil
 }
 
+// copyWalk copies the members of src into the collection dst, depth first. A member that
+// fails is appended to fails and does not stop its siblings: the 207 lists only failures.
 func (h *Handler) copyWalk(ctx context.Context, src, dst davpath.Path, fails *[]failure) {
 	var kids []storage.Info
 	for e, err := range h.fs.List(ctx, src) {
@@ -489,6 +547,8 @@ func (h *Handler) copyWalk(ctx context.Context, src, dst davpath.Path, fails *[]
 	}
 	for _, e := range kids {
 		s, d := src.Join(e.Name), dst.Join(e.Name)
+		// Each member needs read access at its source and write access at its destination; a
+		// refused one is reported and its subtree skipped.
 		if !h.allowAll && (!h.access.Allow(ctx, access.Principal(ctx), access.Read, s) ||
 			!h.access.Allow(ctx, access.Principal(ctx), access.Write, d)) {
 			*fails = append(*fails, failure{p: d, dir: e.IsDir, err: errStatus(http.StatusForbidden, nil)})
@@ -511,6 +571,8 @@ func (h *Handler) copyWalk(ctx context.Context, src, dst davpath.Path, fails *[]
 	}
 }
 
+// copyFile copies one file's content: inside the storage when it can (storage.Copier: a
+// reflink, a server-side copy), else streamed through Open and Put with the size known.
 func (h *Handler) copyFile(ctx context.Context, src, dst davpath.Path) error {
 	if cp, ok := h.fs.(storage.Copier); ok {
 		return cp.CopyFile(ctx, src, dst)
