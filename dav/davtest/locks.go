@@ -24,6 +24,17 @@ import (
 // writes in progress is observed with testing/synctest, so newManager is also called inside a
 // synctest bubble.
 func TestLockManager(t *testing.T, newManager func(t *testing.T) lock.Manager) {
+	testLockManager(t, newManager, bubble)
+}
+
+// TestLockManagerNetwork is TestLockManager for a manager whose state is on the network (the
+// etcd manager): the same cases, the wait of Create for writes in progress observed in real
+// time instead of in a synctest bubble (see waitMode). newManager is not called in a bubble.
+func TestLockManagerNetwork(t *testing.T, newManager func(t *testing.T) lock.Manager) {
+	testLockManager(t, newManager, realTime)
+}
+
+func testLockManager(t *testing.T, newManager func(t *testing.T) lock.Manager, mode waitMode) {
 	t.Run("6.1 exclusive vs shared", func(t *testing.T) { testLockConflicts(t, newManager) })
 	t.Run("7 depth infinity covers members", func(t *testing.T) { testLockDepth(t, newManager) })
 	t.Run("9.10.2 refresh", func(t *testing.T) { testLockRefresh(t, newManager) })
@@ -32,7 +43,7 @@ func TestLockManager(t *testing.T, newManager func(t *testing.T) lock.Manager) {
 	t.Run("granted lock", func(t *testing.T) { testLockGranted(t, newManager) })
 	t.Run("expiry", func(t *testing.T) { testLockExpiry(t, newManager) })
 	t.Run("concurrent exclusive LOCK", func(t *testing.T) { testLockRace(t, newManager) })
-	t.Run("Create waits for writes in progress", func(t *testing.T) { testLockWaitsForWrite(t, newManager) })
+	t.Run("Create waits for writes in progress", func(t *testing.T) { testLockWaitsForWrite(t, newManager, mode) })
 	t.Run("writes do not wait for each other", func(t *testing.T) { testLockWritesParallel(t, newManager) })
 	t.Run("random operations against a model", func(t *testing.T) { testLockModel(t, newManager) })
 	t.Run("7 drop removes locks rooted at or below a gone resource", func(t *testing.T) { testLockDrop(t, newManager) })
@@ -467,9 +478,9 @@ func testLockRace(t *testing.T, newManager func(*testing.T) lock.Manager) {
 	}
 }
 
-func testLockWaitsForWrite(t *testing.T, newManager func(*testing.T) lock.Manager) {
+func testLockWaitsForWrite(t *testing.T, newManager func(*testing.T) lock.Manager, mode waitMode) {
 	t.Run("proceeds after release", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
+		mode.run(t, func(t *testing.T) {
 			ctx := context.Background()
 			m := newManager(t)
 			release, err := m.Confirm(ctx, lockT0, lock.Submitted{}, lock.Target{Path: "/a/b"})
@@ -481,7 +492,7 @@ func testLockWaitsForWrite(t *testing.T, newManager func(*testing.T) lock.Manage
 				_, err := m.Create(ctx, lockT0, exclusive("/a", lock.DepthInfinity, "u"))
 				done <- err
 			}()
-			synctest.Wait()
+			mode.settle()
 			select {
 			case err := <-done:
 				t.Fatalf("Create over a write in progress returned %v without waiting", err)
@@ -492,15 +503,14 @@ func testLockWaitsForWrite(t *testing.T, newManager func(*testing.T) lock.Manage
 			mustCreate(t, m, exclusive("/b", lock.DepthInfinity, "u"))
 			mustCreate(t, m, shared("/a", lock.DepthZero, "v"))
 			release()
-			synctest.Wait()
-			select {
-			case err := <-done:
+			mode.settle()
+			if err, ok := mode.recv(done); ok {
 				// The depth 0 shared lock on /a granted meanwhile conflicts with the waiting
 				// exclusive one, which must see it when it checks again.
 				if got := conflictRoots(t, err); !slices.Equal(got, []davpath.Path{"/a"}) {
 					t.Errorf("roots = %v, want [/a]", got)
 				}
-			default:
+			} else {
 				t.Fatal("Create still waiting after release")
 			}
 			release() // A second call must be harmless.
@@ -514,7 +524,7 @@ func testLockWaitsForWrite(t *testing.T, newManager func(*testing.T) lock.Manage
 				_, err := m.Create(ctx, lockT0, exclusive("/c/d/e", lock.DepthZero, "u"))
 				done <- err
 			}()
-			synctest.Wait()
+			mode.settle()
 			select {
 			case err := <-done:
 				t.Fatalf("Create inside a recursive write returned %v without waiting", err)
@@ -527,7 +537,7 @@ func testLockWaitsForWrite(t *testing.T, newManager func(*testing.T) lock.Manage
 		})
 	})
 	t.Run("context canceled while waiting", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
+		mode.run(t, func(t *testing.T) {
 			m := newManager(t)
 			release, err := m.Confirm(context.Background(), lockT0, lock.Submitted{}, lock.Target{Path: "/a"})
 			if err != nil {
@@ -540,7 +550,7 @@ func testLockWaitsForWrite(t *testing.T, newManager func(*testing.T) lock.Manage
 				_, err := m.Create(ctx, lockT0, exclusive("/a", lock.DepthZero, "u"))
 				done <- err
 			}()
-			synctest.Wait()
+			mode.settle()
 			cancel()
 			if err := <-done; !errors.Is(err, context.Canceled) {
 				t.Fatalf("Create: %v, want context.Canceled", err)
@@ -550,6 +560,44 @@ func testLockWaitsForWrite(t *testing.T, newManager func(*testing.T) lock.Manage
 			}
 		})
 	})
+}
+
+// waitMode is how testLockWaitsForWrite observes a Create that waits for a write in progress.
+// For a manager without network I/O: inside a synctest bubble, where settle returns once every
+// goroutine is blocked (the suite never sleeps). A manager whose state is on the network (etcd)
+// cannot run in a bubble (its client's goroutines live outside it): there settle gives a
+// wrongly non-waiting Create ample real time to return (its calls take milliseconds on
+// loopback), and recv waits for a released Create up to 10 s.
+type waitMode struct {
+	run    func(t *testing.T, f func(t *testing.T))
+	settle func()
+	recv   func(done chan error) (error, bool)
+}
+
+var bubble = waitMode{
+	run:    synctest.Test,
+	settle: synctest.Wait,
+	recv: func(done chan error) (error, bool) {
+		select {
+		case err := <-done:
+			return err, true
+		default:
+			return nil, false
+		}
+	},
+}
+
+var realTime = waitMode{
+	run:    func(t *testing.T, f func(t *testing.T)) { f(t) },
+	settle: func() { time.Sleep(300 * time.Millisecond) },
+	recv: func(done chan error) (error, bool) {
+		select {
+		case err := <-done:
+			return err, true
+		case <-time.After(10 * time.Second):
+			return nil, false
+		}
+	},
 }
 
 func testLockWritesParallel(t *testing.T, newManager func(*testing.T) lock.Manager) {

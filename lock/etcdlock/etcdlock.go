@@ -1,0 +1,456 @@
+// Package etcdlock is the lock.Manager of cluster mode: the lock table lives in etcd, so that
+// every davd node grants, checks and removes the same locks.
+//
+// Each lock is one key, <prefix>l/<root>\x00<token>, whose value is the JSON of the lock, on
+// an etcd lease a little longer than its timeout: expiry follows the lock's Expires and the
+// caller's now (as in memlock), and the lease only collects what nobody removed. A Create
+// reads the table at a revision and writes in one transaction conditioned on no lock key
+// having changed since: two nodes granting conflicting locks at once cannot both succeed, and
+// the loser checks again. Confirm checks the submitted tokens against the table and, like
+// memlock, holds its targets on this node until release, so that a Create on the same node
+// waits for the writes it would have prevented.
+//
+// What is not promised yet: a Create on one node does not wait for a write another node has
+// confirmed and not finished (the write completes under the lock just granted). Closing that
+// window needs the storage's commit to be conditioned on the lock table's revision (fencing).
+package etcdlock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/lock"
+	"github.com/davd/davd/storage"
+)
+
+var (
+	_ lock.Manager = (*Manager)(nil)
+	_ lock.Counter = (*Manager)(nil)
+)
+
+const (
+	retries = 16
+	// leaseMargin is added to a lock's timeout for its lease: the lease must not collect a lock
+	// before its Expires has passed on any node's clock.
+	leaseMargin = time.Minute
+)
+
+// Manager is the etcd lock.Manager. It is safe for concurrent use, by any number of nodes.
+type Manager struct {
+	cli     *clientv3.Client
+	pre     string // <prefix>l/
+	lim     lock.Limits
+	timeout time.Duration
+
+	mu     sync.Mutex
+	writes map[uint64][]lock.Target // this node's writes in progress
+	nextID uint64
+	wake   chan struct{}
+	count  int // locks seen at the last read of the table
+}
+
+// New returns the Manager of the locks under prefix (such as "/davd/").
+func New(cli *clientv3.Client, prefix string, lim lock.Limits) *Manager {
+	return &Manager{cli: cli, pre: prefix + "l/", lim: lim.WithDefaults(), timeout: 5 * time.Second, writes: map[uint64][]lock.Target{}}
+}
+
+// stored is a lock as read from etcd.
+type stored struct {
+	l   lock.Lock
+	key string
+	mod int64
+}
+
+func (m *Manager) key(l *lock.Lock) string { return m.pre + string(l.Root) + "\x00" + l.Token }
+
+func (m *Manager) unavailable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("etcdlock: %w: %v", storage.ErrUnavailable, err)
+}
+
+// table reads every lock at one revision; expired ones are returned apart.
+func (m *Manager) table(ctx context.Context, now time.Time) (active, expired []stored, rev int64, err error) {
+	cctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	resp, err := m.cli.Get(cctx, m.pre, clientv3.WithPrefix())
+	if err != nil {
+		return nil, nil, 0, m.unavailable(ctx, err)
+	}
+	for _, kv := range resp.Kvs {
+		var s stored
+		if err := json.Unmarshal(kv.Value, &s.l); err != nil {
+			return nil, nil, 0, fmt.Errorf("etcdlock: %s: %w", kv.Key, err)
+		}
+		s.key, s.mod = string(kv.Key), kv.ModRevision
+		if s.l.Expired(now) {
+			expired = append(expired, s)
+		} else {
+			active = append(active, s)
+		}
+	}
+	m.mu.Lock()
+	m.count = len(resp.Kvs)
+	m.mu.Unlock()
+	return active, expired, resp.Header.Revision, nil
+}
+
+// lease grants the lease of a lock with timeout d (0: none, an infinite lock).
+func (m *Manager) lease(ctx context.Context, d time.Duration) (clientv3.LeaseID, error) {
+	if d <= 0 {
+		return clientv3.NoLease, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	g, err := m.cli.Grant(cctx, int64((d+leaseMargin)/time.Second)+1)
+	if err != nil {
+		return 0, m.unavailable(ctx, err)
+	}
+	return g.ID, nil
+}
+
+func (m *Manager) revoke(ctx context.Context, id clientv3.LeaseID) {
+	if id == clientv3.NoLease {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.timeout)
+	defer cancel()
+	m.cli.Revoke(cctx, id) // best effort: an unrevoked lease expires by itself
+}
+
+// leaseOf is the lease a stored lock's key is attached to.
+func (m *Manager) leaseOf(ctx context.Context, key string) clientv3.LeaseID {
+	cctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	resp, err := m.cli.Get(cctx, key)
+	if err != nil || len(resp.Kvs) == 0 {
+		return clientv3.NoLease
+	}
+	return clientv3.LeaseID(resp.Kvs[0].Lease)
+}
+
+func encode(l lock.Lock) string {
+	b, _ := json.Marshal(l) // cannot fail: strings, numbers, bytes and a time
+	return string(b)
+}
+
+// writeInScope reports whether a write in progress on this node touches the scope of l;
+// m.mu must be held.
+func (m *Manager) writeInScope(l *lock.Lock) bool {
+	for _, ts := range m.writes {
+		for _, t := range ts {
+			if l.Affects(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// waitWrites waits until no write in progress on this node touches l's scope.
+func (m *Manager) waitWrites(ctx context.Context, l *lock.Lock) error {
+	m.mu.Lock()
+	for m.writeInScope(l) { // bounded by the writes' own deadlines and by ctx
+		if m.wake == nil {
+			m.wake = make(chan struct{})
+		}
+		wake := m.wake
+		m.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		m.mu.Lock()
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// Create implements lock.Manager.
+func (m *Manager) Create(ctx context.Context, now time.Time, l lock.Lock) (lock.Lock, error) {
+	if l.Root == "" || (l.Depth != lock.DepthZero && l.Depth != lock.DepthInfinity) {
+		return lock.Lock{}, fmt.Errorf("etcdlock: create: invalid lock (root %q, depth %d)", l.Root, l.Depth)
+	}
+	l.Token = newToken()
+	l.Owner = slices.Clone(l.Owner)
+	l.Timeout = m.lim.Grant(l.Timeout)
+	for range retries {
+		if err := ctx.Err(); err != nil {
+			return lock.Lock{}, err
+		}
+		active, expired, rev, err := m.table(ctx, now)
+		if err != nil {
+			return lock.Lock{}, err
+		}
+		var roots []davpath.Path
+		total, mine := 0, 0
+		for _, s := range active {
+			if s.l.Conflicts(&l) && !slices.Contains(roots, s.l.Root) {
+				roots = append(roots, s.l.Root)
+			}
+			total++
+			if s.l.Principal == l.Principal {
+				mine++
+			}
+		}
+		if len(roots) > 0 {
+			return lock.Lock{}, &lock.ConflictError{Roots: roots}
+		}
+		if total >= m.lim.MaxLocks || mine >= m.lim.MaxPerPrincipal {
+			return lock.Lock{}, lock.ErrTooManyLocks
+		}
+		if err := m.waitWrites(ctx, &l); err != nil {
+			return lock.Lock{}, err
+		}
+		l.Expires = time.Time{}
+		if l.Timeout > 0 {
+			l.Expires = now.Add(l.Timeout)
+		}
+		id, err := m.lease(ctx, l.Timeout)
+		if err != nil {
+			return lock.Lock{}, err
+		}
+		ops := []clientv3.Op{clientv3.OpPut(m.key(&l), encode(l), clientv3.WithLease(id))}
+		for _, s := range expired {
+			ops = append(ops, clientv3.OpDelete(s.key))
+		}
+		cctx, cancel := context.WithTimeout(ctx, m.timeout)
+		resp, err := m.cli.Txn(cctx).If(clientv3.Compare(clientv3.ModRevision(m.pre), "<", rev+1).WithPrefix()).Then(ops...).Commit()
+		cancel()
+		if err != nil {
+			m.revoke(ctx, id)
+			return lock.Lock{}, m.unavailable(ctx, err)
+		}
+		if resp.Succeeded {
+			return l, nil
+		}
+		m.revoke(ctx, id) // the table changed since it was read: check again
+	}
+	return lock.Lock{}, fmt.Errorf("etcdlock: %w: %d concurrent lock changes in a row", storage.ErrUnavailable, retries)
+}
+
+// owned finds the active lock with token after the checks Refresh and Unlock share.
+func (m *Manager) owned(ctx context.Context, now time.Time, p davpath.Path, token, principal string) (stored, error) {
+	active, _, _, err := m.table(ctx, now)
+	if err != nil {
+		return stored{}, err
+	}
+	for _, s := range active {
+		if s.l.Token == token {
+			if !s.l.Covers(p) {
+				return stored{}, lock.ErrNoSuchLock
+			}
+			if s.l.Principal != principal {
+				return stored{}, lock.ErrNotOwner
+			}
+			return s, nil
+		}
+	}
+	return stored{}, lock.ErrNoSuchLock
+}
+
+// Refresh implements lock.Manager: the lock gets a new lease and Expires.
+func (m *Manager) Refresh(ctx context.Context, now time.Time, p davpath.Path, token, principal string, timeout time.Duration) (lock.Lock, error) {
+	for range retries {
+		if err := ctx.Err(); err != nil {
+			return lock.Lock{}, err
+		}
+		s, err := m.owned(ctx, now, p, token, principal)
+		if err != nil {
+			return lock.Lock{}, err
+		}
+		old := m.leaseOf(ctx, s.key)
+		n := s.l
+		n.Timeout = m.lim.Grant(timeout)
+		n.Expires = time.Time{}
+		if n.Timeout > 0 {
+			n.Expires = now.Add(n.Timeout)
+		}
+		id, err := m.lease(ctx, n.Timeout)
+		if err != nil {
+			return lock.Lock{}, err
+		}
+		cctx, cancel := context.WithTimeout(ctx, m.timeout)
+		resp, err := m.cli.Txn(cctx).If(clientv3.Compare(clientv3.ModRevision(s.key), "=", s.mod)).
+			Then(clientv3.OpPut(s.key, encode(n), clientv3.WithLease(id))).Commit()
+		cancel()
+		if err != nil {
+			m.revoke(ctx, id)
+			return lock.Lock{}, m.unavailable(ctx, err)
+		}
+		if resp.Succeeded {
+			m.revoke(ctx, old)
+			return n, nil
+		}
+		m.revoke(ctx, id)
+	}
+	return lock.Lock{}, fmt.Errorf("etcdlock: %w: %d concurrent lock changes in a row", storage.ErrUnavailable, retries)
+}
+
+// Unlock implements lock.Manager.
+func (m *Manager) Unlock(ctx context.Context, now time.Time, p davpath.Path, token, principal string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, err := m.owned(ctx, now, p, token, principal)
+	if err != nil {
+		return err
+	}
+	old := m.leaseOf(ctx, s.key)
+	cctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	if _, err := m.cli.Delete(cctx, s.key); err != nil {
+		return m.unavailable(ctx, err)
+	}
+	m.revoke(ctx, old)
+	return nil
+}
+
+// Drop implements lock.Manager: the locks rooted at p or below it are deleted.
+func (m *Manager) Drop(ctx context.Context, now time.Time, p davpath.Path) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	prefixes := []string{m.pre + string(p) + "\x00", m.pre + string(p) + "/"}
+	if p.IsRoot() {
+		prefixes = []string{m.pre}
+	}
+	var ops []clientv3.Op
+	for _, pr := range prefixes {
+		ops = append(ops, clientv3.OpDelete(pr, clientv3.WithPrefix()))
+	}
+	cctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	if _, err := m.cli.Txn(cctx).Then(ops...).Commit(); err != nil {
+		return m.unavailable(ctx, err)
+	}
+	return nil
+}
+
+// Lookup implements lock.Manager.
+func (m *Manager) Lookup(ctx context.Context, now time.Time, token string) (lock.Lock, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return lock.Lock{}, false, err
+	}
+	active, _, _, err := m.table(ctx, now)
+	if err != nil {
+		return lock.Lock{}, false, err
+	}
+	for _, s := range active {
+		if s.l.Token == token {
+			return s.l, true, nil
+		}
+	}
+	return lock.Lock{}, false, nil
+}
+
+// Discover implements lock.Manager.
+func (m *Manager) Discover(ctx context.Context, now time.Time, p davpath.Path) ([]lock.Lock, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	active, _, _, err := m.table(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	var out []lock.Lock
+	for _, s := range active {
+		if s.l.Covers(p) {
+			out = append(out, s.l)
+		}
+	}
+	return out, nil
+}
+
+// Confirm implements lock.Manager.
+func (m *Manager) Confirm(ctx context.Context, now time.Time, sub lock.Submitted, targets ...lock.Target) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	active, _, _, err := m.table(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	var roots []davpath.Path
+	for _, t := range targets {
+		var affecting []*lock.Lock
+		for i := range active {
+			if active[i].l.Affects(t) {
+				affecting = append(affecting, &active[i].l)
+			}
+		}
+		for _, l := range affecting {
+			if !satisfied(l, affecting, sub) && !slices.Contains(roots, l.Root) {
+				roots = append(roots, l.Root)
+			}
+		}
+	}
+	if len(roots) > 0 {
+		return nil, &lock.ConflictError{Roots: roots}
+	}
+	m.mu.Lock()
+	m.nextID++
+	id := m.nextID
+	m.writes[id] = slices.Clone(targets)
+	m.mu.Unlock()
+	return func() { m.release(id) }, nil
+}
+
+// satisfied: as in memlock, a lock is answered by its own token, or, for a shared lock, by the
+// token of another shared lock affecting the same target (RFC 4918 §6.1).
+func satisfied(l *lock.Lock, affecting []*lock.Lock, s lock.Submitted) bool {
+	if s.Has(l) {
+		return true
+	}
+	if !l.Shared {
+		return false
+	}
+	for _, o := range affecting {
+		if o.Shared && o != l && s.Has(o) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Manager) release(id uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.writes[id]; !ok {
+		return
+	}
+	delete(m.writes, id)
+	if m.wake != nil {
+		close(m.wake)
+		m.wake = nil
+	}
+}
+
+// Len implements lock.Counter: the number of lock keys at the last read of the table.
+func (m *Manager) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.count
+}
+
+// newToken returns a new lock token, a "urn:uuid:" URI of a random (version 4) UUID (RFC 4918
+// section 6.5 asks for tokens unique across all resources for all time).
+func newToken() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u[:])
+	return "urn:uuid:" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

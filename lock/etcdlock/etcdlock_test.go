@@ -1,0 +1,100 @@
+package etcdlock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/davd/davd/dav/davtest"
+	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/internal/clustertest"
+	"github.com/davd/davd/lock"
+	"github.com/davd/davd/lock/etcdlock"
+)
+
+func client(t *testing.T, e *clustertest.Etcd) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: e.Endpoints()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+var prefixes atomic.Int64
+
+func TestLockManager(t *testing.T) {
+	e := clustertest.StartEtcd(t, 1)
+	cli := client(t, e)
+	davtest.TestLockManagerNetwork(t, func(t *testing.T) lock.Manager {
+		return etcdlock.New(cli, fmt.Sprintf("/t%d/", prefixes.Add(1)), lock.Limits{})
+	})
+}
+
+// Two nodes share the lock table: a lock granted on one is seen, enforced and removable on the
+// other, and concurrent exclusive LOCKs of one resource spread over both have one winner.
+func TestTwoNodes(t *testing.T) {
+	e := clustertest.StartEtcd(t, 1)
+	ctx := context.Background()
+	a := etcdlock.New(client(t, e), "/two/", lock.Limits{})
+	b := etcdlock.New(client(t, e), "/two/", lock.Limits{})
+	now := time.Now()
+	root := davpath.Path("/f")
+	l, err := a.Create(ctx, now, lock.Lock{Root: root, Depth: lock.DepthZero, Principal: "u", Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := b.Lookup(ctx, now, l.Token); err != nil || !ok || got.Root != root {
+		t.Fatalf("b: Lookup %v %v %v", got, ok, err)
+	}
+	if _, err := b.Confirm(ctx, now, lock.Submitted{Principal: "u"}, lock.Target{Path: root}); !errors.Is(err, lock.ErrLocked) {
+		t.Fatalf("b: Confirm without the token: %v, want 423", err)
+	}
+	release, err := b.Confirm(ctx, now, lock.Submitted{Principal: "u", Tokens: []string{l.Token}}, lock.Target{Path: root})
+	if err != nil {
+		t.Fatalf("b: Confirm with the token: %v", err)
+	}
+	release()
+	if _, err := b.Create(ctx, now, lock.Lock{Root: root, Depth: lock.DepthZero, Principal: "v", Timeout: time.Minute}); !errors.Is(err, lock.ErrLocked) {
+		t.Fatalf("b: conflicting Create: %v, want 423", err)
+	}
+	if err := b.Unlock(ctx, now, root, l.Token, "u"); err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := a.Discover(ctx, now, root); err != nil || len(ls) != 0 {
+		t.Fatalf("a: Discover after the unlock on b: %v %v", ls, err)
+	}
+	for round := range 5 {
+		var wins atomic.Int64
+		var wg sync.WaitGroup
+		r := davpath.Path(fmt.Sprintf("/race%d", round))
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m := a
+				if i%2 == 1 {
+					m = b
+				}
+				_, err := m.Create(ctx, now, lock.Lock{Root: r, Depth: lock.DepthInfinity, Principal: "u", Timeout: time.Minute})
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case !errors.Is(err, lock.ErrLocked):
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d of 16 concurrent exclusive LOCKs on two nodes won, want 1", round, wins.Load())
+		}
+	}
+}
