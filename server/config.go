@@ -76,7 +76,31 @@ type Config struct {
 	Proxy    Proxy    `toml:"proxy"`
 	Timeouts Timeouts `toml:"timeouts"`
 	Limits   Limits   `toml:"limits"`
+	Cluster  Cluster  `toml:"cluster"`
 }
+
+// Cluster is cluster mode: the tree, dead properties and locks in etcd, the contents in an S3
+// bucket, so that any number of davd nodes serve the same tree (root and state are then not
+// used). The S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+type Cluster struct {
+	// Etcd are the etcd client URLs; any turns cluster mode on.
+	Etcd []string `toml:"etcd"`
+	// EtcdPrefix is put before every key davd writes in etcd (default "/davd/").
+	EtcdPrefix string `toml:"etcd_prefix"`
+	// S3Endpoint is the S3 service URL, S3Bucket the bucket of the contents, S3Region its region.
+	S3Endpoint string `toml:"s3_endpoint"`
+	S3Bucket   string `toml:"s3_bucket"`
+	S3Region   string `toml:"s3_region"`
+	// CreateBucket makes the bucket when it does not exist (default true).
+	CreateBucket *bool `toml:"create_bucket"`
+	// BlobGrace is how long replaced and uncommitted contents are kept (default 15m);
+	// GCInterval how often each node collects them (default 1m).
+	BlobGrace  time.Duration `toml:"blob_grace"`
+	GCInterval time.Duration `toml:"gc_interval"`
+}
+
+// Enabled reports whether c asks for cluster mode.
+func (c Cluster) Enabled() bool { return len(c.Etcd) > 0 }
 
 // Access is what a principal may do: a scope (the sub-tree that is its "/"), a default
 // permission and path rules over its view of the tree.
@@ -260,7 +284,11 @@ func (c *Config) AuthEnabled() bool {
 // Validate checks the configuration and fills derived defaults. Every error names the
 // offending key as it is spelled in the configuration file.
 func (c *Config) Validate() error {
-	if c.Root == "" {
+	if c.Cluster.Enabled() {
+		if c.Cluster.S3Endpoint == "" || c.Cluster.S3Bucket == "" {
+			return errors.New("cluster: s3_endpoint and s3_bucket must be set with etcd (-s3-endpoint, -s3-bucket)")
+		}
+	} else if c.Root == "" {
 		return errors.New("root: must be set")
 	}
 	if c.Listen == "" {
@@ -277,23 +305,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("metrics: %s is the WebDAV address; the metrics need a listener of their own", c.Metrics)
 		}
 	}
-	if c.State == "" {
-		s, err := DefaultStateDir(c.Root)
-		if err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		c.State = s
-	}
-	absRoot, err := filepath.Abs(c.Root)
-	if err != nil {
-		return fmt.Errorf("root: %w", err)
-	}
-	absState, err := filepath.Abs(c.State)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	if rel, err := filepath.Rel(absRoot, absState); err == nil && filepath.IsLocal(rel) || absRoot == absState {
-		return fmt.Errorf("state: %s lies inside the served root %s; it must be outside", c.State, c.Root)
+	if err := c.validateStore(); err != nil {
+		return err
 	}
 	if c.Prefix != "" {
 		if _, err := canonical(c.Prefix); err != nil {
@@ -542,4 +555,30 @@ func isLoopback(listen string) bool {
 		}
 	}
 	return true
+}
+
+// validateStore checks the local root and state directories (not used in cluster mode).
+func (c *Config) validateStore() error {
+	if c.Cluster.Enabled() {
+		return nil
+	}
+	if c.State == "" {
+		s, err := DefaultStateDir(c.Root)
+		if err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		c.State = s
+	}
+	absRoot, err := filepath.Abs(c.Root)
+	if err != nil {
+		return fmt.Errorf("root: %w", err)
+	}
+	absState, err := filepath.Abs(c.State)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	if rel, err := filepath.Rel(absRoot, absState); err == nil && filepath.IsLocal(rel) || absRoot == absState {
+		return fmt.Errorf("state: %s lies inside the served root %s; it must be outside", c.State, c.Root)
+	}
+	return nil
 }

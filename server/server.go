@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -21,15 +22,19 @@ import (
 
 	"github.com/davd/davd/access"
 	"github.com/davd/davd/auth"
+	"github.com/davd/davd/cluster"
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/internal/version"
 	"github.com/davd/davd/lock"
+	"github.com/davd/davd/lock/etcdlock"
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/props"
+	"github.com/davd/davd/props/etcdprops"
 	"github.com/davd/davd/scope"
 	"github.com/davd/davd/server/h1"
 	"github.com/davd/davd/storage"
+	"github.com/davd/davd/storage/clusterfs"
 	"github.com/davd/davd/storage/osfs"
 	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/webui"
@@ -83,13 +88,23 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 		in.metrics = newMetrics()
 	}
 	w := &wiring{c: c, log: log, in: in}
-	if err := w.local(); err != nil {
-		return fail(err)
+	if c.Cluster.Enabled() {
+		if err := w.cluster(); err != nil {
+			return fail(err)
+		}
+	} else {
+		if err := w.local(); err != nil {
+			return fail(err)
+		}
+		in.ready = func() error { return joinReasons([]error{w.db.Ping(), checkRoot(c.Root)}) }
 	}
 	if in.metrics != nil {
-		in.metrics.gauges(w.locks, w.db.Path())
+		dbPath := ""
+		if w.db != nil {
+			dbPath = w.db.Path()
+		}
+		in.metrics.gauges(w.locks, dbPath)
 	}
-	in.ready = func() error { return joinReasons([]error{w.db.Ping(), checkRoot(c.Root)}) }
 	var handler http.Handler
 	if !c.AuthEnabled() {
 		h, err := w.handler(davpath.Root, nil)
@@ -183,6 +198,46 @@ func (w *wiring) local() error {
 		return fmt.Errorf("state: locks: %w", err)
 	}
 	w.fs, w.root, w.props, w.locks, w.db = fsys, fsys, ps, locks, db
+	return nil
+}
+
+// cluster opens the cluster backends: the tree in etcd and S3 (storage/clusterfs), dead
+// properties (props/etcdprops) and locks (lock/etcdlock) in etcd, and starts this node's
+// collector of unreferenced contents.
+func (w *wiring) cluster() error {
+	cc := w.c.Cluster
+	create := cc.CreateBucket == nil || *cc.CreateBucket
+	conn, err := cluster.Open(context.Background(), cluster.Config{
+		Endpoints:    cc.Etcd,
+		Prefix:       cc.EtcdPrefix,
+		S3Endpoint:   cc.S3Endpoint,
+		Bucket:       cc.S3Bucket,
+		Region:       cmp.Or(cc.S3Region, os.Getenv("AWS_REGION")),
+		AccessKey:    os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey:    os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		CreateBucket: create,
+	})
+	if err != nil {
+		return err
+	}
+	w.in.closers = append(w.in.closers, conn.Close)
+	fsys, err := clusterfs.New(context.Background(), conn, clusterfs.Options{Grace: cc.BlobGrace})
+	if err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	w.in.closers = append(w.in.closers, func() error { stop(); return nil })
+	go fsys.Run(ctx, cmp.Or(cc.GCInterval, time.Minute), func(err error) {
+		w.log.Warn("cluster: collecting contents", "err", err)
+	})
+	w.root = fsys
+	w.sub = func(base davpath.Path) storage.Backend { return fsys.Sub(base) }
+	w.props = etcdprops.New(conn.Etcd, conn.Prefix, props.Limits{})
+	w.locks = etcdlock.New(conn.Etcd, conn.Prefix, w.c.Limits.LockLimits)
+	w.in.ready = func() error {
+		_, err := fsys.Stat(context.Background(), davpath.Root)
+		return err
+	}
 	return nil
 }
 

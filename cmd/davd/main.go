@@ -60,6 +60,12 @@ func flags(c *server.Config, configFile *string) *flag.FlagSet {
 	fl.BoolVar(&c.Limits.PropfindInfinity, "propfind-infinity", c.Limits.PropfindInfinity, "allow PROPFIND Depth: infinity (bounded by -max-propfind-entries)")
 	fl.IntVar(&c.Limits.MaxPropfindEntries, "max-propfind-entries", c.Limits.MaxPropfindEntries, "maximum responses of one PROPFIND")
 	fl.Var(server.SizeFlag{P: &c.Limits.MaxPutBytes}, "max-put-bytes", "maximum upload size: bytes, or with a unit (10G, 512MiB); 0: no limit")
+	fl.Func("etcd", "cluster mode: etcd client URLs, comma-separated (the tree, properties and locks; contents in S3)", func(v string) error {
+		c.Cluster.Etcd = strings.Split(v, ",")
+		return nil
+	})
+	fl.StringVar(&c.Cluster.S3Endpoint, "s3-endpoint", c.Cluster.S3Endpoint, "cluster mode: S3 endpoint URL of the contents (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
+	fl.StringVar(&c.Cluster.S3Bucket, "s3-bucket", c.Cluster.S3Bucket, "cluster mode: S3 bucket of the contents")
 	fl.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	fl.StringVar(&c.Metrics, "metrics", c.Metrics, "serve Prometheus /metrics, /healthz and /readyz on this separate address (e.g. 127.0.0.1:9100; off by default)")
 	fl.StringVar(&c.LogFormat, "log-format", c.LogFormat, `log format: "text" (key=value) or "json"`)

@@ -99,6 +99,26 @@ type FS struct {
 	root  string // <prefix>root
 	grace time.Duration
 	now   func() time.Time
+	base  davpath.Path // the root of this view of the tree (Sub)
+}
+
+// Sub returns the view of f whose root is the collection base (a user's scope): every path
+// given to it is taken below base. The collector is f's, shared by every view.
+func (f *FS) Sub(base davpath.Path) *FS {
+	g := *f
+	g.base = f.abs(base)
+	return &g
+}
+
+// abs is the path of the whole tree that p names in this view.
+func (f *FS) abs(p davpath.Path) davpath.Path {
+	if f.base == "" || f.base.IsRoot() {
+		return p
+	}
+	if p.IsRoot() {
+		return f.base
+	}
+	return f.base + p
 }
 
 // New returns the FS of the cluster c, creating the root's entry when it does not exist yet.
@@ -109,7 +129,7 @@ func New(ctx context.Context, c *cluster.Conn, o Options) (*FS, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	f := &FS{c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", root: c.Prefix + "root", grace: o.Grace, now: o.Now}
+	f := &FS{base: davpath.Root, c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", root: c.Prefix + "root", grace: o.Grace, now: o.Now}
 	t := now()
 	e := entry{ID: rootID, Dir: true, ETag: newETag(), MTime: t, Created: t}
 	cctx, cancel := f.call(ctx)
@@ -240,7 +260,7 @@ func (f *FS) resolve(ctx context.Context, p davpath.Path, rev int64) (*resolved,
 		root.e.ID, root.e.Dir = rootID, true
 	}
 	r.chain = append(r.chain, root)
-	segs := p.Segments()
+	segs := f.abs(p).Segments()
 	for i, seg := range segs {
 		cur := r.chain[len(r.chain)-1]
 		if !cur.exists() && cur.key != "" || !cur.e.Dir {
@@ -276,7 +296,7 @@ func (f *FS) lookup(ctx context.Context, p davpath.Path) (*resolved, error) {
 		}
 		return nil, err
 	}
-	if !r.target().exists() && !p.IsRoot() {
+	if !r.target().exists() && !f.abs(p).IsRoot() {
 		return nil, fs.ErrNotExist
 	}
 	return r, nil
@@ -855,7 +875,7 @@ func (f *FS) SetModTime(ctx context.Context, p davpath.Path, t time.Time) error 
 		e := tg.e
 		e.MTime, e.ETag = t.Round(0).UTC(), newETag()
 		key := tg.key
-		if p.IsRoot() {
+		if f.abs(p).IsRoot() {
 			key = f.root
 			tg = ref{key: f.root, mod: 0}
 			cctx, cancel := f.call(ctx)

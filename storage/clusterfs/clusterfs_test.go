@@ -311,3 +311,20 @@ func pth(s string) davpath.Path {
 	}
 	return p
 }
+
+// A scope's view (Sub) is a whole backend of its own.
+func TestBackendSub(t *testing.T) {
+	e, s := services(t)
+	davtest.TestBackend(t, func(t *testing.T) storage.Backend {
+		n := prefixes.Add(1)
+		c := connect(t, e, s, fmt.Sprintf("/s%d/", n), fmt.Sprintf("sub-%d", n))
+		f, err := clusterfs.New(context.Background(), c, clusterfs.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Mkcol(context.Background(), pth("/alice")); err != nil {
+			t.Fatal(err)
+		}
+		return f.Sub(pth("/alice"))
+	})
+}
