@@ -181,16 +181,19 @@ func (c *conds) stat(ctx context.Context, fs storage.Backend, p davpath.Path) st
 
 // confirm checks the locks of every target against the tokens submitted in the If header and
 // holds them until the returned guard is done. A conflict is a 423 with lock-token-submitted
-// naming the lock roots (RFC 4918 §16).
-func (h *Handler) confirm(ctx context.Context, c *conds, targets ...lock.Target) (guard, error) {
+// naming the lock roots (RFC 4918 §16). The write must be made with the returned context: it
+// carries the fence a manager shared with the storage may leave (lock.WithFenceSlot), so that
+// the storage commits the write only while the confirmed locks still stand.
+func (h *Handler) confirm(ctx context.Context, c *conds, targets ...lock.Target) (context.Context, guard, error) {
 	if h.locks == nil {
-		return guard{}, nil
+		return ctx, guard{}, nil
 	}
+	ctx = lock.WithFenceSlot(ctx)
 	rel, err := h.locks.Confirm(ctx, h.now(), lock.Submitted{Tokens: c.tokens, Principal: access.Principal(ctx)}, targets...)
 	if err != nil {
-		return guard{}, h.lockError(err)
+		return ctx, guard{}, h.lockError(err)
 	}
-	return guard{release: rel}, nil
+	return ctx, guard{release: rel}, nil
 }
 
 // lockError turns a lock conflict into 423 + lock-token-submitted with the roots' hrefs.

@@ -216,7 +216,7 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if !exists {
 		targets = append(targets, lock.Target{Path: p.Parent()})
 	}
-	g, err := h.confirm(ctx, c, targets...)
+	ctx, g, err := h.confirm(ctx, c, targets...)
 	if err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func (h *Handler) serveMkcol(w http.ResponseWriter, r *http.Request, p davpath.P
 	if err != nil {
 		return err
 	}
-	g, err := h.confirm(ctx, c, lock.Target{Path: p}, lock.Target{Path: p.Parent()})
+	ctx, g, err := h.confirm(ctx, c, lock.Target{Path: p}, lock.Target{Path: p.Parent()})
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, p davpath.Pa
 func (h *Handler) lockNull(r *http.Request, c *conds, p davpath.Path, token string) error {
 	ctx := r.Context()
 	c.tokens = append(c.tokens, token)
-	g, err := h.confirm(ctx, c, lock.Target{Path: p}, lock.Target{Path: p.Parent()})
+	ctx, g, err := h.confirm(ctx, c, lock.Target{Path: p}, lock.Target{Path: p.Parent()})
 	if err != nil {
 		return err
 	}

@@ -309,7 +309,7 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, p davpa
 	if err != nil {
 		return err
 	}
-	g, err := h.confirm(ctx, c, lock.Target{Path: p})
+	ctx, g, err := h.confirm(ctx, c, lock.Target{Path: p})
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 	}
 	// Removing a resource changes its parent's membership, so a lock on the parent needs its
 	// token too (RFC 4918 §7.4); a collection is held with everything below it.
-	g, err := h.confirm(ctx, c, lock.Target{Path: p, Recursive: info.IsDir}, lock.Target{Path: p.Parent()})
+	ctx, g, err := h.confirm(ctx, c, lock.Target{Path: p, Recursive: info.IsDir}, lock.Target{Path: p.Parent()})
 	if err != nil {
 		fails, err := h.lockedMembers(err, p)
 		if err != nil {
@@ -134,7 +134,7 @@ func (h *Handler) deletePlain(w http.ResponseWriter, r *http.Request, p davpath.
 	}
 	ctx := r.Context()
 	// A lock may appear meanwhile: hold the resource and its parent as the full path does.
-	g, err := h.confirm(ctx, &conds{}, lock.Target{Path: p, Recursive: true}, lock.Target{Path: p.Parent()})
+	ctx, g, err := h.confirm(ctx, &conds{}, lock.Target{Path: p, Recursive: true}, lock.Target{Path: p.Parent()})
 	if err != nil {
 		return false, nil
 	}
@@ -379,7 +379,7 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	if move {
 		targets = append(targets, lock.Target{Path: p, Recursive: true}, lock.Target{Path: p.Parent()})
 	}
-	g, err := h.confirm(ctx, c, targets...)
+	ctx, g, err := h.confirm(ctx, c, targets...)
 	if err != nil {
 		return err
 	}

@@ -10,9 +10,11 @@
 // memlock, holds its targets on this node until release, so that a Create on the same node
 // waits for the writes it would have prevented.
 //
-// What is not promised yet: a Create on one node does not wait for a write another node has
-// confirmed and not finished (the write completes under the lock just granted). Closing that
-// window needs the storage's commit to be conditioned on the lock table's revision (fencing).
+// A Create on one node does not wait for a write another node has confirmed and not
+// finished; instead, Confirm leaves a fence in the request's context (cluster.Fence): the
+// storage and the property store commit the write only if no lock able to affect it was
+// granted since, so a write confirmed before a lock lapsed and another was granted fails with
+// 423 rather than landing under someone else's lock, however long its node was paused.
 package etcdlock
 
 import (
@@ -27,6 +29,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/davd/davd/cluster"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/lock"
 	"github.com/davd/davd/storage"
@@ -378,10 +381,25 @@ func (m *Manager) Confirm(ctx context.Context, now time.Time, sub lock.Submitted
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	active, _, _, err := m.table(ctx, now)
+	active, _, rev, err := m.table(ctx, now)
 	if err != nil {
 		return nil, err
 	}
+	if err := conflicts(active, sub, targets); err != nil {
+		return nil, err
+	}
+	lock.SetFence(ctx, &fence{m: m, rev: rev, now: now, at: time.Now(), sub: sub, targets: slices.Clone(targets)})
+	m.mu.Lock()
+	m.nextID++
+	id := m.nextID
+	m.writes[id] = slices.Clone(targets)
+	m.mu.Unlock()
+	return func() { m.release(id) }, nil
+}
+
+// conflicts is the *lock.ConflictError of the active locks that affect one of targets and
+// that sub does not answer, or nil.
+func conflicts(active []stored, sub lock.Submitted, targets []lock.Target) error {
 	var roots []davpath.Path
 	for _, t := range targets {
 		var affecting []*lock.Lock
@@ -397,14 +415,71 @@ func (m *Manager) Confirm(ctx context.Context, now time.Time, sub lock.Submitted
 		}
 	}
 	if len(roots) > 0 {
-		return nil, &lock.ConflictError{Roots: roots}
+		return &lock.ConflictError{Roots: roots}
 	}
-	m.mu.Lock()
-	m.nextID++
-	id := m.nextID
-	m.writes[id] = slices.Clone(targets)
-	m.mu.Unlock()
-	return func() { m.release(id) }, nil
+	return nil
+}
+
+// fence is the cluster.Fence of a confirmed write: the lock keys that could affect its
+// targets are those rooted at a target or one of its ancestors, and, for a recursive target,
+// those inside it; none of them may have been written after rev. A lock that lapsed and was
+// removed does not fail the fence (the write is then no longer under it, and nothing else
+// is); one granted or refreshed since does, and Renew then confirms the write again.
+type fence struct {
+	m       *Manager
+	rev     int64
+	now     time.Time // the request's now at Confirm, and the moment it was taken
+	at      time.Time
+	sub     lock.Submitted
+	targets []lock.Target
+}
+
+var _ cluster.Fence = (*fence)(nil)
+
+// Conds implements cluster.Fence.
+func (f *fence) Conds() []clientv3.Cmp {
+	var prefixes []string
+	add := func(p string) {
+		if !slices.Contains(prefixes, p) {
+			prefixes = append(prefixes, p)
+		}
+	}
+	for _, t := range f.targets {
+		for a := t.Path; ; a = a.Parent() { // bounded by the depth of the path
+			add(f.m.pre + string(a) + "\x00")
+			if a.IsRoot() {
+				break
+			}
+		}
+		if t.Recursive {
+			if t.Path.IsRoot() {
+				add(f.m.pre)
+			} else {
+				add(f.m.pre + string(t.Path) + "/")
+			}
+		}
+	}
+	cs := make([]clientv3.Cmp, len(prefixes))
+	for i, p := range prefixes {
+		cs[i] = clientv3.Compare(clientv3.ModRevision(p), "<", f.rev+1).WithPrefix()
+	}
+	return cs
+}
+
+// Renew implements cluster.Fence: the table is read again, at the request's clock advanced by
+// the time spent since Confirm (a node that was paused sees the locks that lapsed meanwhile
+// as lapsed, and the ones granted meanwhile as active).
+func (f *fence) Renew(ctx context.Context) error {
+	now := f.now.Add(time.Since(f.at))
+	active, _, rev, err := f.m.table(ctx, now)
+	if err != nil {
+		return err
+	}
+	if err := conflicts(active, f.sub, f.targets); err != nil {
+		return err
+	}
+	f.rev = rev
+	return nil
 }
 
 // satisfied: as in memlock, a lock is answered by its own token, or, for a shared lock, by the

@@ -27,6 +27,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/davd/davd/cluster"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/props"
 	"github.com/davd/davd/storage"
@@ -185,13 +186,12 @@ func (s *Store) Patch(ctx context.Context, p davpath.Path, ops []props.Op) error
 		if next == nil {
 			op = clientv3.OpDelete(key)
 		}
-		cctx, cancel = s.call(ctx)
-		tr, err := s.cli.Txn(cctx).If(cond).Then(op).Commit()
-		cancel()
+		// A PROPPATCH under a lock commits under the lock manager's fence (cluster.Fence).
+		ok, err := cluster.Commit(ctx, s.cli, s.timeout, []clientv3.Cmp{cond}, op)
 		if err != nil {
-			return s.unavailable(ctx, err)
+			return err
 		}
-		if tr.Succeeded {
+		if ok {
 			return nil
 		}
 	}

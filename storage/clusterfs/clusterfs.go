@@ -302,8 +302,16 @@ func (f *FS) lookup(ctx context.Context, p davpath.Path) (*resolved, error) {
 	return r, nil
 }
 
-// commit runs one transaction; ok is false when its conditions failed.
+// commit runs the transaction of a write; ok is false when its conditions failed. A write
+// confirmed by the etcd lock manager commits under its fence (cluster.Fence): if a lock that
+// could affect it was granted since, it fails with the conflict instead of landing.
 func (f *FS) commit(ctx context.Context, conds []clientv3.Cmp, ops ...clientv3.Op) (bool, error) {
+	return f.c.Commit(ctx, conds, ops...)
+}
+
+// txn runs one transaction that no lock guards (the cleanup of a tree already detached, the
+// collector); ok is false when its conditions failed.
+func (f *FS) txn(ctx context.Context, conds []clientv3.Cmp, ops ...clientv3.Op) (bool, error) {
 	cctx, cancel := f.call(ctx)
 	defer cancel()
 	resp, err := f.c.Etcd.Txn(cctx).If(conds...).Then(ops...).Commit()
@@ -849,7 +857,7 @@ func (f *FS) purge(ctx context.Context, id string) error {
 			}
 			ops = append(ops, clientv3.OpDelete(string(kv.Key)))
 		}
-		if _, err := f.commit(ctx, nil, ops...); err != nil {
+		if _, err := f.txn(ctx, nil, ops...); err != nil {
 			return err
 		}
 	}
@@ -914,7 +922,7 @@ func (f *FS) Collect(ctx context.Context) (deleted int, err error) {
 		if at, _ := strconv.ParseInt(string(kv.Value), 10, 64); at > cutoff {
 			continue
 		}
-		ok, err := f.commit(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)}, clientv3.OpDelete(string(kv.Key)))
+		ok, err := f.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)}, clientv3.OpDelete(string(kv.Key)))
 		if err != nil {
 			return deleted, err
 		}
