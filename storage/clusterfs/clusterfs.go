@@ -407,6 +407,15 @@ func (f *FS) Open(ctx context.Context, p davpath.Path) (storage.File, storage.In
 		return emptyFile{bytes.NewReader(nil)}, info, nil
 	}
 	obj, err := f.c.S3.GetObject(ctx, f.c.Bucket, e.Blob, minio.GetObjectOptions{})
+	if err == nil {
+		// GetObject only prepares the request; a store that is down must be found out now,
+		// while the engine can still answer 503, not after the 200 and its headers are sent.
+		// (Stat is a HEAD: one round trip more than the GET alone.)
+		_, err = obj.Stat()
+		if err != nil {
+			obj.Close()
+		}
+	}
 	if err != nil {
 		return nil, storage.Info{}, fail("open", p, f.unavailable(ctx, err))
 	}
@@ -908,7 +917,7 @@ func (f *FS) SetModTime(ctx context.Context, p davpath.Path, t time.Time) error 
 }
 
 // Collect runs one round of the collector: S3 objects recorded as garbage longer ago than the
-// grace period are deleted, and tree removals that a node left unfinished are finished. Any
+// grace period are deleted (with the parts of an upload that never completed), and tree removals that a node left unfinished are finished. Any
 // node may run it, several at once: each deletion is claimed in a transaction first.
 func (f *FS) Collect(ctx context.Context) (deleted int, err error) {
 	cutoff := f.now().Add(-f.grace).Unix()
@@ -931,6 +940,11 @@ func (f *FS) Collect(ctx context.Context) (deleted int, err error) {
 		}
 		blob := strings.TrimPrefix(string(kv.Key), f.g)
 		if err := f.c.S3.RemoveObject(ctx, f.c.Bucket, blob, minio.RemoveObjectOptions{}); err != nil {
+			return deleted, f.unavailable(ctx, err)
+		}
+		// An upload cut off by a dying node left no object but the parts of a multipart
+		// upload, which the store keeps until they are aborted.
+		if err := f.c.S3.RemoveIncompleteUpload(ctx, f.c.Bucket, blob); err != nil {
 			return deleted, f.unavailable(ctx, err)
 		}
 		deleted++
