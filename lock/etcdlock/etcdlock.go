@@ -58,7 +58,6 @@ type Manager struct {
 	writes map[uint64][]lock.Target // this node's writes in progress
 	nextID uint64
 	wake   chan struct{}
-	count  int // locks seen at the last read of the table
 }
 
 // New returns the Manager of the locks under prefix (such as "/davd/").
@@ -102,9 +101,6 @@ func (m *Manager) table(ctx context.Context, now time.Time) (active, expired []s
 			active = append(active, s)
 		}
 	}
-	m.mu.Lock()
-	m.count = len(resp.Kvs)
-	m.mu.Unlock()
 	return active, expired, resp.Header.Revision, nil
 }
 
@@ -512,11 +508,19 @@ func (m *Manager) release(id uint64) {
 	}
 }
 
-// Len implements lock.Counter: the number of lock keys at the last read of the table.
+// Len implements lock.Counter: the number of lock keys in etcd now, expired ones not yet
+// removed included. It is one count-only read (a round trip, no lock is transferred), not a
+// count kept from this node's last read of the table: a lock granted through another node
+// must show in this node's next lockdiscovery. When etcd does not answer, Len reports one
+// lock, so that the engine takes the path that checks.
 func (m *Manager) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.count
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	defer cancel()
+	resp, err := m.cli.Get(ctx, m.pre, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 1
+	}
+	return int(resp.Count)
 }
 
 // newToken returns a new lock token, a "urn:uuid:" URI of a random (version 4) UUID (RFC 4918

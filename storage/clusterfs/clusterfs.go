@@ -22,13 +22,15 @@
 // # Contents
 //
 // An S3 object is written once and never overwritten: a PUT uploads a new object, then swaps
-// it into the entry in the transaction. Readers of the old content keep reading it: the
-// replaced object is not deleted at once but recorded as garbage (<prefix>g/<object>, with
-// the time) and deleted by the collector after a grace period. A PUT records its new object
-// as garbage before the upload and takes it out of the garbage in the commit, so an upload
-// that never commits (the node crashed, the client left) is collected too; a commit whose
-// object was collected meanwhile (an upload slower than the grace period) fails instead of
-// pointing at a missing object.
+// it into the entry in one transaction, which also records that an entry refers to it
+// (<prefix>o/<object>): a PUT is one S3 upload and one etcd transaction, after one read that
+// resolves the path. Readers of the old content keep reading it: the replaced object is not
+// deleted at once but handed to the collector (<prefix>g/<object>, with the time, in the same
+// transaction) and deleted after a grace period. An object that no entry refers to and the
+// collector does not hold (its node died between the upload and the commit, or lost etcd) is
+// deleted by the sweep once older than the grace period; a mark the sweep sets before it
+// deletes (<prefix>x/<object>) makes a late commit of that object fail instead of pointing at
+// a missing object.
 //
 // # Failures
 //
@@ -50,9 +52,11 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/davd/davd/cluster"
@@ -67,6 +71,8 @@ var (
 	_ storage.Copier      = (*FS)(nil)
 	_ storage.TreeRemover = (*FS)(nil)
 	_ storage.MtimeSetter = (*FS)(nil)
+
+	_ storage.ListVersioner = (*FS)(nil)
 )
 
 const (
@@ -96,10 +102,62 @@ type FS struct {
 	n     string // <prefix>n/
 	g     string // <prefix>g/
 	j     string // <prefix>j/
+	o     string // <prefix>o/: the objects entries refer to
+	x     string // <prefix>x/: the objects the sweep is deleting
 	root  string // <prefix>root
 	grace time.Duration
 	now   func() time.Time
 	base  davpath.Path // the root of this view of the tree (Sub)
+	dirs  *dirCache    // shared by every view
+}
+
+// dirCache remembers the refs of the collections met on the way to resolved paths, keyed by
+// their path in the whole tree, so that resolving a path is one round trip instead of one per
+// segment. A cached ref is never trusted alone: resolve reads the target in a transaction
+// whose compares are the cached ancestors' revisions, and falls back to the walk when any of
+// them changed, so what it returns is what a walk at that revision would have found.
+type dirCache struct {
+	mu sync.Mutex
+	m  map[davpath.Path]ref
+}
+
+// dirCacheMax bounds the cache; when full it is emptied (it refills as paths are resolved).
+const dirCacheMax = 10000
+
+func (c *dirCache) put(p davpath.Path, r ref) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= dirCacheMax {
+		clear(c.m)
+	}
+	c.m[p] = r
+}
+
+// forget drops p: a change this node made to it, so the next resolve need not find out.
+func (c *dirCache) forget(ps ...davpath.Path) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range ps {
+		delete(c.m, p)
+	}
+}
+
+// ancestors returns the cached refs of the collections on the way to p (p's parent last),
+// all or nothing.
+func (c *dirCache) ancestors(segs []string) ([]ref, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]ref, 0, len(segs))
+	cur := davpath.Root
+	for _, seg := range segs {
+		cur = cur.Join(seg)
+		r, ok := c.m[cur]
+		if !ok {
+			return nil, false
+		}
+		out = append(out, r)
+	}
+	return out, true
 }
 
 // Sub returns the view of f whose root is the collection base (a user's scope): every path
@@ -129,7 +187,7 @@ func New(ctx context.Context, c *cluster.Conn, o Options) (*FS, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	f := &FS{base: davpath.Root, c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", root: c.Prefix + "root", grace: o.Grace, now: o.Now}
+	f := &FS{base: davpath.Root, dirs: &dirCache{m: map[davpath.Path]ref{}}, c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", o: c.Prefix + "o/", x: c.Prefix + "x/", root: c.Prefix + "root", grace: o.Grace, now: o.Now}
 	t := now()
 	e := entry{ID: rootID, Dir: true, ETag: newETag(), MTime: t, Created: t}
 	cctx, cancel := f.call(ctx)
@@ -238,6 +296,11 @@ func (r *resolved) ancestors() []clientv3.Cmp {
 // absent (its ref has mod 0 and the key it would have); a missing or non-collection ancestor is
 // storage.ErrParentMissing (fs.ErrNotExist when more than the parent is missing).
 func (f *FS) resolve(ctx context.Context, p davpath.Path, rev int64) (*resolved, error) {
+	if rev == 0 {
+		if r, ok, err := f.resolveCached(ctx, p); err != nil || ok {
+			return r, err
+		}
+	}
 	cctx, cancel := f.call(ctx)
 	defer cancel()
 	opts := func() []clientv3.OpOption {
@@ -274,17 +337,89 @@ func (f *FS) resolve(ctx context.Context, p davpath.Path, rev int64) (*resolved,
 		if err != nil {
 			return nil, f.unavailable(ctx, err)
 		}
-		next := ref{key: key}
-		if len(resp.Kvs) == 1 {
-			kv := resp.Kvs[0]
-			if err := json.Unmarshal(kv.Value, &next.e); err != nil {
-				return nil, fmt.Errorf("clusterfs: entry %s: %w", key, err)
-			}
-			next.mod = kv.ModRevision
+		next, err := readRef(key, resp.Kvs)
+		if err != nil {
+			return nil, err
+		}
+		if next.exists() && next.e.Dir {
+			f.dirs.put(pathOf(segs[:i+1]), next)
 		}
 		r.chain = append(r.chain, next)
 	}
 	return r, nil
+}
+
+// pathOf is the path of segments from the root.
+func pathOf(segs []string) davpath.Path {
+	p := davpath.Root
+	for _, s := range segs {
+		p = p.Join(s)
+	}
+	return p
+}
+
+// readRef is the ref of key from the result of reading it.
+func readRef(key string, kvs []*mvccpb.KeyValue) (ref, error) {
+	r := ref{key: key}
+	if len(kvs) == 1 {
+		if err := json.Unmarshal(kvs[0].Value, &r.e); err != nil {
+			return ref{}, fmt.Errorf("clusterfs: entry %s: %w", key, err)
+		}
+		r.mod = kvs[0].ModRevision
+	}
+	return r, nil
+}
+
+// resolveCached resolves p in one transaction when the collections on its way are cached: it
+// reads the root and the target on the condition that every cached ancestor is unchanged. ok
+// is false when they are not all cached or one changed (the walk then resolves p).
+func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool, error) {
+	segs := f.abs(p).Segments()
+	if len(segs) == 0 {
+		return nil, false, nil
+	}
+	anc, ok := f.dirs.ancestors(segs[:len(segs)-1])
+	if !ok {
+		return nil, false, nil
+	}
+	parent := rootID
+	if len(anc) > 0 {
+		parent = anc[len(anc)-1].e.ID
+	}
+	key := f.childKey(parent, segs[len(segs)-1])
+	cmps := make([]clientv3.Cmp, len(anc))
+	for i, a := range anc {
+		cmps[i] = a.unchanged()
+	}
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	resp, err := f.c.Etcd.Txn(cctx).If(cmps...).Then(clientv3.OpGet(f.root), clientv3.OpGet(key)).Commit()
+	if err != nil {
+		return nil, false, f.unavailable(ctx, err)
+	}
+	if !resp.Succeeded {
+		paths := make([]davpath.Path, len(anc))
+		for i := range anc {
+			paths[i] = pathOf(segs[:i+1])
+		}
+		f.dirs.forget(paths...)
+		return nil, false, nil
+	}
+	r := &resolved{rev: resp.Header.Revision}
+	root := ref{e: entry{ID: rootID, Dir: true}}
+	if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) == 1 {
+		json.Unmarshal(kvs[0].Value, &root.e)
+		root.e.ID, root.e.Dir = rootID, true
+	}
+	t, err := readRef(key, resp.Responses[1].GetResponseRange().GetKvs())
+	if err != nil {
+		return nil, false, err
+	}
+	r.chain = append(append(append(make([]ref, 0, len(anc)+2), root), anc...), t)
+	if t.exists() && t.e.Dir {
+		f.dirs.put(f.abs(p), t)
+	}
+	return r, true, nil
 }
 
 // lookup resolves p, which must exist.
@@ -321,9 +456,10 @@ func (f *FS) txn(ctx context.Context, conds []clientv3.Cmp, ops ...clientv3.Op) 
 	return resp.Succeeded, nil
 }
 
-// garbage records S3 object blob for the collector (a replaced or removed content).
-func (f *FS) garbage(blob string) clientv3.Op {
-	return clientv3.OpPut(f.g+blob, strconv.FormatInt(f.now().Unix(), 10))
+// garbage are the operations that hand S3 object blob, no longer referred to (a replaced or
+// removed content), to the collector.
+func (f *FS) garbage(blob string) []clientv3.Op {
+	return []clientv3.Op{clientv3.OpPut(f.g+blob, strconv.FormatInt(f.now().Unix(), 10)), clientv3.OpDelete(f.o + blob)}
 }
 
 // Stat describes the resource at p.
@@ -480,8 +616,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// upload writes r to a new S3 object, recorded as garbage until a commit takes it out. It
-// returns the object's name ("" for an empty content) and its size.
+// upload writes r to a new S3 object, which nothing refers to until a commit does (an object
+// a node uploaded and never committed is the sweep's: see Sweep). It returns the object's
+// name ("" for an empty content) and its size.
 func (f *FS) upload(ctx context.Context, r io.Reader, size int64) (string, int64, error) {
 	if size == 0 {
 		var one [1]byte
@@ -491,12 +628,6 @@ func (f *FS) upload(ctx context.Context, r io.Reader, size int64) (string, int64
 		return "", 0, nil
 	}
 	blob := "b/" + randomID()
-	cctx, cancel := f.call(ctx)
-	_, err := f.c.Etcd.Put(cctx, f.g+blob, strconv.FormatInt(f.now().Unix(), 10))
-	cancel()
-	if err != nil {
-		return "", 0, f.unavailable(ctx, err)
-	}
 	body := &bodyReader{r: r}
 	var in io.Reader = body
 	if size > 0 {
@@ -525,14 +656,21 @@ func (f *FS) upload(ctx context.Context, r io.Reader, size int64) (string, int64
 	return blob, info.Size, nil
 }
 
-// place commits a new content (blob, size) at p, replacing what is there, in one
-// transaction; the first attempt uses r, the retries a fresh resolution.
-func (f *FS) place(ctx context.Context, p davpath.Path, r *resolved, blob string, size int64, mtime time.Time, extra ...clientv3.Cmp) (bool, storage.Info, error) {
+// place commits a new content (blob, size, uploaded at the monotonic time up) at p,
+// replacing what is there, in one transaction; the first attempt uses r, the retries a fresh
+// resolution. The transaction records that an entry refers to blob (<prefix>o/<blob>) on the
+// condition that the sweep has not begun deleting it (<prefix>x/<blob>); and no commit is
+// attempted more than half the grace period after the upload, so that the sweep, which
+// takes only objects older than the grace period, never races a commit it could lose.
+func (f *FS) place(ctx context.Context, p davpath.Path, r *resolved, blob string, size int64, mtime, up time.Time, extra ...clientv3.Cmp) (bool, storage.Info, error) {
 	t := now()
 	if mtime.IsZero() {
 		mtime = t
 	}
 	for range retries {
+		if blob != "" && time.Since(up) > f.grace/2 {
+			return false, storage.Info{}, fmt.Errorf("%w: the commit came %v after the upload, beyond half the grace period (%v)", storage.ErrUnavailable, time.Since(up).Round(time.Millisecond), f.grace)
+		}
 		old := r.target()
 		e := entry{ID: randomID(), Size: size, ETag: newETag(), MTime: mtime.Round(0).UTC(), Created: t, Blob: blob}
 		if old.exists() {
@@ -542,12 +680,11 @@ func (f *FS) place(ctx context.Context, p davpath.Path, r *resolved, blob string
 		conds = append(conds, extra...)
 		ops := []clientv3.Op{clientv3.OpPut(old.key, e.encode())}
 		if blob != "" {
-			// the new object is no longer garbage; it must still be there
-			conds = append(conds, clientv3.Compare(clientv3.CreateRevision(f.g+blob), ">", 0))
-			ops = append(ops, clientv3.OpDelete(f.g+blob))
+			conds = append(conds, clientv3.Compare(clientv3.CreateRevision(f.x+blob), "=", 0))
+			ops = append(ops, clientv3.OpPut(f.o+blob, ""))
 		}
 		if old.exists() && old.e.Blob != "" {
-			ops = append(ops, f.garbage(old.e.Blob))
+			ops = append(ops, f.garbage(old.e.Blob)...)
 		}
 		ok, err := f.commit(ctx, conds, ops...)
 		if err != nil {
@@ -557,10 +694,10 @@ func (f *FS) place(ctx context.Context, p davpath.Path, r *resolved, blob string
 			return !old.exists(), e.info(p.Base()), nil
 		}
 		if blob != "" {
-			if gone, err := f.missing(ctx, f.g+blob); err != nil {
+			if gone, err := f.missing(ctx, f.x+blob); err != nil {
 				return false, storage.Info{}, err
-			} else if gone {
-				return false, storage.Info{}, fmt.Errorf("%w: the upload outlasted the grace period (%v) and was collected", storage.ErrUnavailable, f.grace)
+			} else if !gone {
+				return false, storage.Info{}, fmt.Errorf("%w: the upload was swept before its commit", storage.ErrUnavailable)
 			}
 		}
 		if r, err = f.target(ctx, p); err != nil {
@@ -568,6 +705,18 @@ func (f *FS) place(ctx context.Context, p davpath.Path, r *resolved, blob string
 		}
 	}
 	return false, storage.Info{}, fmt.Errorf("%w: %d concurrent changes in a row", storage.ErrUnavailable, retries)
+}
+
+// discard deletes the object of a content whose commit certainly did not happen; after an
+// ErrUnavailable the commit may have landed unseen, so the object is left to the sweep,
+// which deletes it only if no entry refers to it.
+func (f *FS) discard(ctx context.Context, blob string, err error) {
+	if blob == "" || errors.Is(err, storage.ErrUnavailable) {
+		return
+	}
+	cctx, cancel := f.call(context.WithoutCancel(ctx))
+	defer cancel()
+	f.c.S3.RemoveObject(cctx, f.c.Bucket, blob, minio.RemoveObjectOptions{})
 }
 
 // missing reports whether key does not exist.
@@ -587,22 +736,25 @@ func (f *FS) Put(ctx context.Context, p davpath.Path, body io.Reader, opt storag
 	if err := ctx.Err(); err != nil {
 		return false, storage.Info{}, fail("put", p, err)
 	}
-	if _, err := f.target(ctx, p); err != nil {
+	// The target is resolved before the body is read, so that a missing parent is a 409 before
+	// the upload; the commit is conditioned on what this read found, and a change meanwhile
+	// only costs a fresh resolution.
+	r, err := f.target(ctx, p)
+	if err != nil {
 		return false, storage.Info{}, fail("put", p, err)
 	}
 	blob, size, err := f.upload(ctx, body, opt.Size)
 	if err != nil {
 		return false, storage.Info{}, fail("put", p, err)
 	}
+	up := time.Now()
 	if err := ctx.Err(); err != nil {
-		return false, storage.Info{}, fail("put", p, err) // the object is garbage already
-	}
-	r, err := f.target(ctx, p)
-	if err != nil {
+		f.discard(ctx, blob, err)
 		return false, storage.Info{}, fail("put", p, err)
 	}
-	created, info, err := f.place(ctx, p, r, blob, size, opt.ModTime)
+	created, info, err := f.place(ctx, p, r, blob, size, opt.ModTime, up)
 	if err != nil {
+		f.discard(ctx, blob, err)
 		return false, storage.Info{}, fail("put", p, err)
 	}
 	return created, info, nil
@@ -676,13 +828,14 @@ func (f *FS) Remove(ctx context.Context, p davpath.Path) error {
 		if t.e.Dir {
 			conds = append(conds, f.empty(t.e.ID))
 		} else if t.e.Blob != "" {
-			ops = append(ops, f.garbage(t.e.Blob))
+			ops = append(ops, f.garbage(t.e.Blob)...)
 		}
 		ok, err := f.commit(ctx, conds, ops...)
 		if err != nil {
 			return fail("remove", p, err)
 		}
 		if ok {
+			f.dirs.forget(f.abs(p))
 			return nil
 		}
 		if t.e.Dir {
@@ -730,7 +883,7 @@ func (f *FS) Rename(ctx context.Context, src, dst davpath.Path) error {
 			if dt.e.Dir {
 				conds = append(conds, f.empty(dt.e.ID))
 			} else if dt.e.Blob != "" {
-				ops = append(ops, f.garbage(dt.e.Blob))
+				ops = append(ops, f.garbage(dt.e.Blob)...)
 			}
 		}
 		ok, err := f.commit(ctx, conds, ops...)
@@ -738,6 +891,7 @@ func (f *FS) Rename(ctx context.Context, src, dst davpath.Path) error {
 			return fail("rename", src, err)
 		}
 		if ok {
+			f.dirs.forget(f.abs(src), f.abs(dst))
 			return nil
 		}
 		if dt.exists() && dt.e.Dir {
@@ -768,28 +922,21 @@ func (f *FS) CopyFile(ctx context.Context, src, dst davpath.Path) error {
 	if src == dst {
 		return nil
 	}
-	if _, err := f.target(ctx, dst); err != nil {
+	d, err := f.target(ctx, dst)
+	if err != nil {
 		return fail("copy", dst, err)
 	}
 	blob := ""
 	if se.Blob != "" {
 		blob = "b/" + randomID()
-		cctx, cancel := f.call(ctx)
-		_, err := f.c.Etcd.Put(cctx, f.g+blob, strconv.FormatInt(f.now().Unix(), 10))
-		cancel()
-		if err != nil {
-			return fail("copy", dst, f.unavailable(ctx, err))
-		}
 		_, err = f.c.S3.CopyObject(ctx, minio.CopyDestOptions{Bucket: f.c.Bucket, Object: blob}, minio.CopySrcOptions{Bucket: f.c.Bucket, Object: se.Blob})
 		if err != nil {
+			f.discard(ctx, blob, nil)
 			return fail("copy", src, f.unavailable(ctx, err))
 		}
 	}
-	d, err := f.target(ctx, dst)
-	if err != nil {
-		return fail("copy", dst, err)
-	}
-	if _, _, err := f.place(ctx, dst, d, blob, se.Size, time.Time{}); err != nil {
+	if _, _, err := f.place(ctx, dst, d, blob, se.Size, time.Time{}, time.Now()); err != nil {
+		f.discard(ctx, blob, err)
 		return fail("copy", dst, err)
 	}
 	return nil
@@ -816,7 +963,7 @@ func (f *FS) RemoveAll(ctx context.Context, p davpath.Path) error {
 		if t.e.Dir {
 			ops = append(ops, clientv3.OpPut(f.j+t.e.ID, strconv.FormatInt(f.now().Unix(), 10)))
 		} else if t.e.Blob != "" {
-			ops = append(ops, f.garbage(t.e.Blob))
+			ops = append(ops, f.garbage(t.e.Blob)...)
 		}
 		ok, err := f.commit(ctx, append(r.ancestors(), t.unchanged()), ops...)
 		if err != nil {
@@ -825,6 +972,7 @@ func (f *FS) RemoveAll(ctx context.Context, p davpath.Path) error {
 		if !ok {
 			continue
 		}
+		f.dirs.forget(f.abs(p))
 		if t.e.Dir {
 			// The tree is gone for every client; its keys are cleaned up even if this
 			// request is cancelled now.
@@ -862,7 +1010,7 @@ func (f *FS) purge(ctx context.Context, id string) error {
 					return err
 				}
 			} else if e.Blob != "" {
-				ops = append(ops, f.garbage(e.Blob))
+				ops = append(ops, f.garbage(e.Blob)...)
 			}
 			ops = append(ops, clientv3.OpDelete(string(kv.Key)))
 		}
@@ -910,6 +1058,7 @@ func (f *FS) SetModTime(ctx context.Context, p davpath.Path, t time.Time) error 
 			return fail("setmodtime", p, err)
 		}
 		if ok {
+			f.dirs.forget(f.abs(p))
 			return nil
 		}
 	}
@@ -917,7 +1066,7 @@ func (f *FS) SetModTime(ctx context.Context, p davpath.Path, t time.Time) error 
 }
 
 // Collect runs one round of the collector: S3 objects recorded as garbage longer ago than the
-// grace period are deleted (with the parts of an upload that never completed), and tree removals that a node left unfinished are finished. Any
+// grace period are deleted, and tree removals that a node left unfinished are finished. Any
 // node may run it, several at once: each deletion is claimed in a transaction first.
 func (f *FS) Collect(ctx context.Context) (deleted int, err error) {
 	cutoff := f.now().Add(-f.grace).Unix()
@@ -942,11 +1091,6 @@ func (f *FS) Collect(ctx context.Context) (deleted int, err error) {
 		if err := f.c.S3.RemoveObject(ctx, f.c.Bucket, blob, minio.RemoveObjectOptions{}); err != nil {
 			return deleted, f.unavailable(ctx, err)
 		}
-		// An upload cut off by a dying node left no object but the parts of a multipart
-		// upload, which the store keeps until they are aborted.
-		if err := f.c.S3.RemoveIncompleteUpload(ctx, f.c.Bucket, blob); err != nil {
-			return deleted, f.unavailable(ctx, err)
-		}
 		deleted++
 	}
 	cctx, cancel = f.call(ctx)
@@ -966,10 +1110,131 @@ func (f *FS) Collect(ctx context.Context) (deleted int, err error) {
 	return deleted, nil
 }
 
-// Run runs the collector every interval until ctx is done, reporting errors to logf.
+// sweepBatch is how many objects one etcd read checks for references.
+const sweepBatch = 50
+
+// Sweep deletes the S3 objects and unfinished multipart uploads older than the grace period
+// that no entry refers to and the collector does not hold: uploads whose node died or lost
+// etcd before the commit, or whose deletion by the collector failed half-way. Before an
+// object is deleted, a transaction conditioned on it still being unreferenced marks it
+// (<prefix>x/<object>), and a commit is conditioned on that mark being absent, so an object
+// is deleted only if no commit of it can land. It lists the whole bucket: run it far less
+// often than Collect (Run sweeps once per grace period).
+func (f *FS) Sweep(ctx context.Context) (deleted int, err error) {
+	cutoff := f.now().Add(-f.grace)
+	stamp := strconv.FormatInt(f.now().Unix(), 10)
+	// claim marks blob unless an entry refers to it or the collector holds it.
+	claim := func(blob string) (bool, error) {
+		return f.txn(ctx, []clientv3.Cmp{
+			clientv3.Compare(clientv3.CreateRevision(f.o+blob), "=", 0),
+			clientv3.Compare(clientv3.CreateRevision(f.g+blob), "=", 0),
+		}, clientv3.OpPut(f.x+blob, stamp))
+	}
+	// unreferenced filters blobs down to those with neither record, in one read.
+	unreferenced := func(blobs []string) ([]string, error) {
+		ops := make([]clientv3.Op, 0, 2*len(blobs))
+		for _, b := range blobs {
+			ops = append(ops, clientv3.OpGet(f.o+b, clientv3.WithCountOnly()), clientv3.OpGet(f.g+b, clientv3.WithCountOnly()))
+		}
+		cctx, cancel := f.call(ctx)
+		defer cancel()
+		resp, err := f.c.Etcd.Txn(cctx).Then(ops...).Commit()
+		if err != nil {
+			return nil, f.unavailable(ctx, err)
+		}
+		var out []string
+		for i, b := range blobs {
+			if resp.Responses[2*i].GetResponseRange().GetCount() == 0 && resp.Responses[2*i+1].GetResponseRange().GetCount() == 0 {
+				out = append(out, b)
+			}
+		}
+		return out, nil
+	}
+	sweep := func(blobs []string, remove func(string) error) error {
+		orphans, err := unreferenced(blobs)
+		if err != nil {
+			return err
+		}
+		for _, b := range orphans {
+			ok, err := claim(b)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // committed meanwhile
+			}
+			if err := remove(b); err != nil {
+				return f.unavailable(ctx, err)
+			}
+			deleted++
+		}
+		return nil
+	}
+	removeObject := func(b string) error {
+		return f.c.S3.RemoveObject(ctx, f.c.Bucket, b, minio.RemoveObjectOptions{})
+	}
+	var batch []string
+	for obj := range f.c.S3.ListObjects(ctx, f.c.Bucket, minio.ListObjectsOptions{Prefix: "b/", Recursive: true}) {
+		if obj.Err != nil {
+			return deleted, f.unavailable(ctx, obj.Err)
+		}
+		if !obj.LastModified.Before(cutoff) {
+			continue
+		}
+		if batch = append(batch, obj.Key); len(batch) == sweepBatch {
+			if err := sweep(batch, removeObject); err != nil {
+				return deleted, err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := sweep(batch, removeObject); err != nil {
+		return deleted, err
+	}
+	batch = batch[:0]
+	abort := func(b string) error { return f.c.S3.RemoveIncompleteUpload(ctx, f.c.Bucket, b) }
+	for u := range f.c.S3.ListIncompleteUploads(ctx, f.c.Bucket, "b/", true) {
+		if u.Err != nil {
+			return deleted, f.unavailable(ctx, u.Err)
+		}
+		if !u.Initiated.Before(cutoff) {
+			continue
+		}
+		if batch = append(batch, u.Key); len(batch) == sweepBatch {
+			if err := sweep(batch, abort); err != nil {
+				return deleted, err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := sweep(batch, abort); err != nil {
+		return deleted, err
+	}
+	// A mark outlives any commit that could still test it (commits come within half the
+	// grace period of their upload, and only objects older than the grace period are marked).
+	cctx, cancel := f.call(ctx)
+	resp, err := f.c.Etcd.Get(cctx, f.x, clientv3.WithPrefix(), clientv3.WithLimit(10000))
+	cancel()
+	if err != nil {
+		return deleted, f.unavailable(ctx, err)
+	}
+	for _, kv := range resp.Kvs {
+		if at, _ := strconv.ParseInt(string(kv.Value), 10, 64); at > cutoff.Unix() {
+			continue
+		}
+		if _, err := f.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)}, clientv3.OpDelete(string(kv.Key))); err != nil {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}
+
+// Run runs the collector every interval, and the sweep once per grace period, until ctx is
+// done, reporting errors to logf.
 func (f *FS) Run(ctx context.Context, interval time.Duration, logf func(err error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	lastSweep := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -978,6 +1243,29 @@ func (f *FS) Run(ctx context.Context, interval time.Duration, logf func(err erro
 			if _, err := f.Collect(ctx); err != nil && ctx.Err() == nil {
 				logf(err)
 			}
+			if time.Since(lastSweep) >= f.grace {
+				lastSweep = time.Now()
+				if _, err := f.Sweep(ctx); err != nil && ctx.Err() == nil {
+					logf(err)
+				}
+			}
 		}
 	}
+}
+
+// ListVersion implements storage.ListVersioner with etcd's revision, which every change to
+// the cluster's keys advances: entries, dead properties, locks and the collector's records
+// alike. It is one linearizable read (a round trip, nothing transferred), so a listing that
+// any node changed is never answered from a rendering kept before the change, on any node:
+// what the engine's listing cache promises on one machine holds across the cluster. The
+// price of its coarseness is that any write anywhere in the tree retires every kept
+// rendering; a cache per collection fed by an etcd watch would keep the others.
+func (f *FS) ListVersion(ctx context.Context, p davpath.Path) (uint64, bool) {
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	resp, err := f.c.Etcd.Get(cctx, f.root, clientv3.WithCountOnly())
+	if err != nil {
+		return 0, false
+	}
+	return uint64(resp.Header.Revision), true
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/davd/davd/cluster"
 	"github.com/davd/davd/dav/davtest"
 	"github.com/davd/davd/davpath"
@@ -118,6 +120,17 @@ func TestTwoNodes(t *testing.T) {
 	put(t, b, "/d/f", "from b")
 	if got := read(t, a, "/d/f"); got != "from b" {
 		t.Fatalf("a reads %q", got)
+	}
+	// b's ListVersion of /d stands still while nothing changes, and moves with a's next write:
+	// b's listing cache never serves a rendering from before a change made on a.
+	v1, ok1 := b.ListVersion(ctx, pth("/d"))
+	v2, ok2 := b.ListVersion(ctx, pth("/d"))
+	if !ok1 || !ok2 || v1 != v2 {
+		t.Fatalf("ListVersion of an unchanged /d: %d %v, %d %v", v1, ok1, v2, ok2)
+	}
+	put(t, a, "/d/g", "new member")
+	if v3, ok := b.ListVersion(ctx, pth("/d")); !ok || v3 == v2 {
+		t.Fatalf("b's ListVersion of /d did not change with a's PUT: %d %v", v3, ok)
 	}
 	if err := b.Rename(ctx, pth("/d"), pth("/e")); err != nil {
 		t.Fatal(err)
@@ -235,7 +248,8 @@ func TestCollector(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Now().Unix())
 	now := func() time.Time { return time.Unix(clock.Load(), 0) }
-	f := newFS(t, connect(t, e, s, "/gc/", "gcbucket"), now)
+	conn := connect(t, e, s, "/gc/", "gcbucket")
+	f := newFS(t, conn, now)
 	put(t, f, "/keep", "kept")
 	put(t, f, "/replaced", "v1")
 	put(t, f, "/replaced", "v2")
@@ -256,19 +270,30 @@ func TestCollector(t *testing.T) {
 	if err == nil {
 		t.Fatal("Put with a failing body succeeded")
 	}
+	// an upload whose node died before the commit: an object nothing refers to
+	if _, err := conn.S3.PutObject(ctx, "gcbucket", "b/orphan", strings.NewReader("orphan"), 6, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	before := objects(t, s, "gcbucket")
 	if n, err := f.Collect(ctx); err != nil || n != 0 {
 		t.Fatalf("Collect within the grace period: %d deleted, %v", n, err)
+	}
+	if n, err := f.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("Sweep within the grace period: %d deleted, %v", n, err)
 	}
 	clock.Add(120) // past the grace period
 	n, err := f.Collect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	swept, err := f.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	after := objects(t, s, "gcbucket")
-	t.Logf("objects %d -> %d, %d collected", before, after, n)
-	if after != 2 {
-		t.Errorf("%d objects left, want 2 (/keep and /replaced's v2)", after)
+	t.Logf("objects %d -> %d, %d collected, %d swept", before, after, n, swept)
+	if after != 2 || swept != 1 {
+		t.Errorf("%d objects left and %d swept, want 2 (/keep and /replaced's v2) and 1 (the orphan)", after, swept)
 	}
 	if read(t, f, "/keep") != "kept" || read(t, f, "/replaced") != "v2" {
 		t.Error("a referenced content was collected")
