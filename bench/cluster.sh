@@ -132,7 +132,10 @@ run() { # NAME URL PATH LUA [ENV...] -> prints "rps etcd_per_request"
 	shift 4
 	local before after out rps reqs
 	before=$(etcd_requests)
-	out=$(env BENCH_LUA="$HERE/lua" "$@" wrk -t2 -c8 -d"${DUR}s" -s "$HERE/lua/$lua" "$url$path" 2>&1)
+	# lock.lua keeps one token per thread: one connection per thread, as many threads
+	local tc=(-t2 -c8)
+	[ "$lua" = lock.lua ] && tc=(-t8 -c8)
+	out=$(env BENCH_LUA="$HERE/lua" "$@" wrk "${tc[@]}" -d"${DUR}s" -s "$HERE/lua/$lua" "$url$path" 2>&1)
 	after=$(etcd_requests)
 	rps=$(awk '/^WRK rps/ {print $3}' <<<"$out")
 	reqs=$(awk '/^WRK requests/ {print $3}' <<<"$out")
@@ -179,7 +182,7 @@ done
 echo "## $(date -u '+%Y-%m-%d %H:%M UTC'): cluster mode, davd $(cd "$REPO" && git rev-parse --short HEAD)"
 echo
 echo "- machine: $(nproc) CPUs, $(free -h | awk '/^Mem/ {print $2}') RAM; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- method: \`bench/cluster.sh -r $ROUNDS -d $DUR\`: wrk -t2 -c8 -d${DUR}s, median of $ROUNDS; one etcd member and versitygw on tmpfs, all on this machine; \"three nodes\" through nginx round-robin (upstream keepalive)"
+echo "- method: \`bench/cluster.sh -r $ROUNDS -d $DUR\`: wrk -t2 -c8 -d${DUR}s (LOCK + UNLOCK: -t8 -c8), median of $ROUNDS; one etcd member and versitygw on tmpfs, all on this machine; \"three nodes\" through nginx round-robin (upstream keepalive)"
 echo "- etcd/req: the etcd server's gRPC requests handled during the run divided by the HTTP requests served"
 echo
 echo "| workload | single-node davd | one cluster node | three nodes via nginx | node / single | three / one | etcd/req (node) |"

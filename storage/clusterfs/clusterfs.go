@@ -524,8 +524,13 @@ type emptyFile struct{ *bytes.Reader }
 
 func (emptyFile) Close() error { return nil }
 
-// Open opens the non-collection resource p. The S3 object is read lazily, by ranges as the
-// caller seeks.
+// headSize bounds the first read of an object, made by Open.
+const headSize = 32 << 10
+
+// Open opens the non-collection resource p. The S3 object's first bytes are read at once (the
+// GET of the whole object, streamed): a store that is down is found out while the engine can
+// still answer 503, not after the 200 and its headers are sent, and a small content is then
+// served from that one read. A seek elsewhere reads by ranges.
 func (f *FS) Open(ctx context.Context, p davpath.Path) (storage.File, storage.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, storage.Info{}, fail("open", p, err)
@@ -543,39 +548,71 @@ func (f *FS) Open(ctx context.Context, p davpath.Path) (storage.File, storage.In
 		return emptyFile{bytes.NewReader(nil)}, info, nil
 	}
 	obj, err := f.c.S3.GetObject(ctx, f.c.Bucket, e.Blob, minio.GetObjectOptions{})
-	if err == nil {
-		// GetObject only prepares the request; a store that is down must be found out now,
-		// while the engine can still answer 503, not after the 200 and its headers are sent.
-		// (Stat is a HEAD: one round trip more than the GET alone.)
-		_, err = obj.Stat()
-		if err != nil {
-			obj.Close()
-		}
-	}
 	if err != nil {
 		return nil, storage.Info{}, fail("open", p, f.unavailable(ctx, err))
 	}
-	return &object{obj: obj, ctx: ctx, f: f}, info, nil
+	o := &object{obj: obj, ctx: ctx, f: f, size: e.Size, head: make([]byte, min(e.Size, headSize))}
+	n, err := io.ReadFull(obj, o.head)
+	if err != nil && !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		obj.Close()
+		return nil, storage.Info{}, fail("open", p, f.unavailable(ctx, err))
+	}
+	o.head, o.under = o.head[:n], int64(n)
+	return o, info, nil
 }
 
-// object is an open S3 content; its read errors that are not the request's cancellation are
+// object is an open S3 content: its first bytes (head, read by Open), then the object read
+// from where the reader is. Its read errors that are not the request's cancellation are
 // storage.ErrUnavailable.
 type object struct {
-	obj *minio.Object
-	ctx context.Context
-	f   *FS
+	obj   *minio.Object
+	ctx   context.Context
+	f     *FS
+	size  int64
+	head  []byte
+	pos   int64 // the reader's offset
+	under int64 // obj's offset
 }
 
 func (o *object) Read(p []byte) (int, error) {
+	if o.pos < int64(len(o.head)) {
+		n := copy(p, o.head[o.pos:])
+		o.pos += int64(n)
+		return n, nil
+	}
+	if o.pos >= o.size {
+		return 0, io.EOF
+	}
+	if o.under != o.pos {
+		if _, err := o.obj.Seek(o.pos, io.SeekStart); err != nil {
+			return 0, o.f.unavailable(o.ctx, err)
+		}
+		o.under = o.pos
+	}
 	n, err := o.obj.Read(p)
+	o.pos += int64(n)
+	o.under += int64(n)
 	if err != nil && err != io.EOF {
 		err = o.f.unavailable(o.ctx, err)
 	}
 	return n, err
 }
 
-func (o *object) Seek(off int64, whence int) (int64, error) { return o.obj.Seek(off, whence) }
-func (o *object) Close() error                              { return o.obj.Close() }
+func (o *object) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		off += o.pos
+	case io.SeekEnd:
+		off += o.size
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("clusterfs: seek to %d: negative offset", off)
+	}
+	o.pos = off
+	return off, nil
+}
+
+func (o *object) Close() error { return o.obj.Close() }
 
 // target resolves p as the target of a write of content: its parent must be a collection
 // and p, when it exists, not one.
