@@ -45,7 +45,9 @@ type Config struct {
 	Bucket string
 	// Region of the bucket; default "us-east-1".
 	Region string
-	// AccessKey and SecretKey sign the S3 requests.
+	// AccessKey and SecretKey sign the S3 requests. When both are empty, the shared
+	// credentials file is read (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile
+	// AWS_PROFILE or "default").
 	AccessKey, SecretKey string
 	// CreateBucket makes the bucket when it does not exist.
 	CreateBucket bool
@@ -110,8 +112,16 @@ func Open(ctx context.Context, c Config) (*Conn, error) {
 		cli.Close()
 		return nil, fmt.Errorf("cluster: S3 endpoint %q: want http://host:port or https://host", c.S3Endpoint)
 	}
+	creds := credentials.NewStaticV4(c.AccessKey, c.SecretKey, "")
+	if c.AccessKey == "" && c.SecretKey == "" {
+		creds = credentials.NewFileAWSCredentials("", "")
+		if _, err := creds.GetWithContext(nil); err != nil {
+			cli.Close()
+			return nil, fmt.Errorf("cluster: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a shared credentials file (%v)", err)
+		}
+	}
 	mc, err := minio.New(u.Host, &minio.Options{
-		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Creds:        creds,
 		Secure:       u.Scheme == "https",
 		Region:       c.Region,
 		BucketLookup: minio.BucketLookupPath,

@@ -81,12 +81,23 @@ type Config struct {
 
 // Cluster is cluster mode: the tree, dead properties and locks in etcd, the contents in an S3
 // bucket, so that any number of davd nodes serve the same tree (root and state are then not
-// used). The S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+// used). The S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else from
+// the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile
+// AWS_PROFILE or default); never from the command line.
 type Cluster struct {
 	// Etcd are the etcd client URLs; any turns cluster mode on.
 	Etcd []string `toml:"etcd"`
 	// EtcdPrefix is put before every key davd writes in etcd (default "/davd/").
 	EtcdPrefix string `toml:"etcd_prefix"`
+	// EtcdCA is the PEM file of the CA of the etcd members' certificates; EtcdCert and EtcdKey
+	// a client certificate, when etcd asks for one.
+	EtcdCA   string `toml:"etcd_ca"`
+	EtcdCert string `toml:"etcd_cert"`
+	EtcdKey  string `toml:"etcd_key"`
+	// EtcdUser authenticates to etcd with the password in EtcdPasswordFile, or in the
+	// DAVD_ETCD_PASSWORD environment variable.
+	EtcdUser         string `toml:"etcd_user"`
+	EtcdPasswordFile string `toml:"etcd_password_file"`
 	// S3Endpoint is the S3 service URL, S3Bucket the bucket of the contents, S3Region its region.
 	S3Endpoint string `toml:"s3_endpoint"`
 	S3Bucket   string `toml:"s3_bucket"`

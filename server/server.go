@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -207,9 +209,20 @@ func (w *wiring) local() error {
 func (w *wiring) cluster() error {
 	cc := w.c.Cluster
 	create := cc.CreateBucket == nil || *cc.CreateBucket
+	etcdTLS, err := etcdTLS(cc)
+	if err != nil {
+		return err
+	}
+	password, err := etcdPassword(cc)
+	if err != nil {
+		return err
+	}
 	conn, err := cluster.Open(context.Background(), cluster.Config{
 		Endpoints:    cc.Etcd,
 		Prefix:       cc.EtcdPrefix,
+		EtcdTLS:      etcdTLS,
+		Username:     cc.EtcdUser,
+		Password:     password,
 		S3Endpoint:   cc.S3Endpoint,
 		Bucket:       cc.S3Bucket,
 		Region:       cmp.Or(cc.S3Region, os.Getenv("AWS_REGION")),
@@ -235,10 +248,68 @@ func (w *wiring) cluster() error {
 	w.props = etcdprops.New(conn.Etcd, conn.Prefix, props.Limits{})
 	w.locks = etcdlock.New(conn.Etcd, conn.Prefix, w.c.Limits.LockLimits)
 	w.in.ready = func() error {
-		_, err := fsys.Stat(context.Background(), davpath.Root)
-		return err
+		if _, err := fsys.Stat(context.Background(), davpath.Root); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), conn.Timeout)
+		defer cancel()
+		if _, err := conn.S3.BucketExists(ctx, conn.Bucket); err != nil {
+			return fmt.Errorf("S3: %w", err)
+		}
+		return nil
 	}
 	return nil
+}
+
+// etcdTLS is the TLS configuration of the etcd client from [cluster]'s PEM files: nil when
+// none is given (the system's roots then verify https endpoints).
+func etcdTLS(cc Cluster) (*tls.Config, error) {
+	if cc.EtcdCA == "" && cc.EtcdCert == "" && cc.EtcdKey == "" {
+		return nil, nil
+	}
+	if (cc.EtcdCert == "") != (cc.EtcdKey == "") {
+		return nil, errors.New("cluster: etcd_cert and etcd_key must be set together")
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cc.EtcdCA != "" {
+		pem, err := os.ReadFile(cc.EtcdCA)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: etcd_ca: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("cluster: etcd_ca %s: no PEM certificate in it", cc.EtcdCA)
+		}
+	}
+	if cc.EtcdCert != "" {
+		cert, err := tls.LoadX509KeyPair(cc.EtcdCert, cc.EtcdKey)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: etcd_cert/etcd_key: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
+
+// etcdPassword is the password of etcd_user, from etcd_password_file or DAVD_ETCD_PASSWORD.
+func etcdPassword(cc Cluster) (string, error) {
+	if cc.EtcdUser == "" {
+		if cc.EtcdPasswordFile != "" {
+			return "", errors.New("cluster: etcd_password_file without etcd_user")
+		}
+		return "", nil
+	}
+	if cc.EtcdPasswordFile != "" {
+		b, err := os.ReadFile(cc.EtcdPasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("cluster: etcd_password_file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	if pw := os.Getenv("DAVD_ETCD_PASSWORD"); pw != "" {
+		return pw, nil
+	}
+	return "", errors.New("cluster: etcd_user needs a password: etcd_password_file or DAVD_ETCD_PASSWORD")
 }
 
 // osfsOptions are the options of every osfs instance: the scopes' as the root's.
