@@ -3,7 +3,9 @@ package auth
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/davd/davd/access"
 )
@@ -27,6 +29,11 @@ type Options struct {
 	OptionsUnauthenticated bool
 	// Logger receives failed attempts (user and remote address, never the password).
 	Logger *slog.Logger
+	// Throttle, when set, bans client addresses that keep failing and slows down the failures
+	// of a user name under attack.
+	Throttle *Throttle
+	// OnThrottled is called for each request refused with 429 (a metric).
+	OnThrottled func()
 }
 
 // Middleware authenticates requests with HTTP Basic and passes them on with the principal in
@@ -49,8 +56,37 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 			return
 		}
 		name = StripDomain(name)
+		th := opt.Throttle
+		if th != nil {
+			// A banned address is not heard at all: 429 rather than 401, because every client
+			// answers a 401 by asking for the password again (Windows, Finder and davfs2 prompt,
+			// rclone and sync apps retry at once), which the user cannot fix by retyping; a 429
+			// with Retry-After says to wait, and rclone honours it.
+			if wait := th.Banned(r.RemoteAddr); wait > 0 {
+				if opt.OnThrottled != nil {
+					opt.OnThrottled()
+				}
+				tooMany(w, wait)
+				return
+			}
+		}
 		if !ValidName(name) || !opt.Users.Verify(r.Context(), name, password) {
 			log.Warn("authentication failed", "user", name, "remote", r.RemoteAddr)
+			if th != nil {
+				delay, banned := th.Fail(r.RemoteAddr, name)
+				if banned {
+					log.Warn("login throttled: client address banned", "remote", r.RemoteAddr, "for", th.Banned(r.RemoteAddr).Round(time.Second))
+				}
+				// A user name under attack: the failure waits, the right password never does.
+				if delay > 0 {
+					t := time.NewTimer(delay)
+					select {
+					case <-t.C:
+					case <-r.Context().Done():
+						t.Stop()
+					}
+				}
+			}
 			unauthorized(w)
 			return
 		}
@@ -66,6 +102,16 @@ func StripDomain(name string) string {
 		return name[i+1:]
 	}
 	return name
+}
+
+// tooMany answers a banned client address: 429 Too Many Requests (RFC 6585) with Retry-After.
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", "35")
+	w.WriteHeader(http.StatusTooManyRequests)
+	w.Write([]byte("Too many failed logins; try later.\n"))
 }
 
 func unauthorized(w http.ResponseWriter) {

@@ -318,7 +318,10 @@ read_header = "1s"
 max_put_bytes = 1048576
 max_locks = 100
 max_locks_per_user = 20
-` + extra + usersConfig(h, `alice|scope = "/alice"`, "admin")
+` + extra + usersConfig(h, `alice|scope = "/alice"`, "admin") +
+		// The timing case makes 18 failed logins from one address and needs each password
+		// checked; the throttle itself is TestLoginThrottle's.
+		"\n[login_throttle]\nmax_failures = 50\nuser_max_failures = 50\n"
 }
 
 func TestHostile(t *testing.T) {

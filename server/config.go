@@ -76,7 +76,9 @@ type Config struct {
 	Proxy    Proxy    `toml:"proxy"`
 	Timeouts Timeouts `toml:"timeouts"`
 	Limits   Limits   `toml:"limits"`
-	Cluster  Cluster  `toml:"cluster"`
+	// LoginThrottle is the defence against password guessing (on by default).
+	LoginThrottle auth.ThrottleOptions `toml:"login_throttle"`
+	Cluster       Cluster              `toml:"cluster"`
 }
 
 // Cluster is cluster mode: the tree, dead properties and locks in etcd, the contents in an S3

@@ -24,16 +24,17 @@ import (
 // metrics are davd's Prometheus metrics. Every label has a bounded set of values: methods are
 // the known ones or "other", status codes are classes ("2xx"); no paths, no user names.
 type metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	received prometheus.Counter
-	sent     prometheus.Counter
-	putBytes prometheus.Counter
-	fsync    prometheus.Histogram
-	conns    prometheus.Gauge
-	connsAll prometheus.Counter
-	authFail prometheus.Counter
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	received  prometheus.Counter
+	sent      prometheus.Counter
+	putBytes  prometheus.Counter
+	fsync     prometheus.Histogram
+	conns     prometheus.Gauge
+	connsAll  prometheus.Counter
+	authFail  prometheus.Counter
+	throttled prometheus.Counter
 
 	mu       sync.Mutex
 	handlers []*dav.Handler // whose listing-cache counters are summed
@@ -55,7 +56,8 @@ func newMetrics() *metrics {
 	m.conns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "davd_http_open_connections", Help: "Client connections open on the WebDAV listener."})
 	m.connsAll = prometheus.NewCounter(prometheus.CounterOpts{Name: "davd_http_connections_total", Help: "Client connections accepted."})
 	m.authFail = prometheus.NewCounter(prometheus.CounterOpts{Name: "davd_auth_failures_total", Help: "Requests answered 401 Unauthorized."})
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.received, m.sent, m.putBytes, m.fsync, m.conns, m.connsAll, m.authFail} {
+	m.throttled = prometheus.NewCounter(prometheus.CounterOpts{Name: "davd_logins_throttled_total", Help: "Requests refused with 429 because their client address failed to log in too often."})
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.received, m.sent, m.putBytes, m.fsync, m.conns, m.connsAll, m.authFail, m.throttled} {
 		f(c)
 	}
 	v := version.Get()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,9 +47,33 @@ func forwarded(trusted []string, next http.Handler) http.Handler {
 			for _, h := range forwardedHeaders {
 				r.Header.Del(h)
 			}
+		} else if client, ok := forwardedFor(r.Header.Values("X-Forwarded-For"), prefixes); ok {
+			// The request's address becomes the client's, for the logs and the login throttle
+			// (a proxy's own address would get the proxy banned).
+			r.RemoteAddr = netip.AddrPortFrom(client, 0).String()
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// forwardedFor is the client address of an X-Forwarded-For chain: the rightmost entry that is
+// not itself a trusted proxy (entries left of it could have been written by the client).
+func forwardedFor(values []string, trusted []netip.Prefix) (netip.Addr, bool) {
+	var chain []string
+	for _, v := range values {
+		chain = append(chain, strings.Split(v, ",")...)
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(chain[i]))
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = a.Unmap()
+		if !slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) }) {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 func fromTrusted(remote string, prefixes []netip.Prefix) bool {

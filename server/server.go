@@ -120,11 +120,6 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 			return fail(err)
 		}
 	}
-	if len(c.Proxy.Trusted) > 0 {
-		handler = forwarded(c.Proxy.Trusted, handler)
-	} else {
-		handler = stripForwarded(handler)
-	}
 	// Every request is under the same deadlines, whoever answers it (issue 12): "OPTIONS *"
 	// is answered here, not by the servers, and a body the client cannot deliver is its error.
 	handler = clientBodyErrors(handler)
@@ -140,6 +135,13 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 			}
 		}
 		handler = o.wrap(handler)
+	}
+	// Outermost, so that the access log, the auth log and the login throttle all see the
+	// client's own address when a trusted proxy forwards the request.
+	if len(c.Proxy.Trusted) > 0 {
+		handler = forwarded(c.Proxy.Trusted, handler)
+	} else {
+		handler = stripForwarded(handler)
 	}
 	in.Handler = in.inflight.wrap(handler)
 	return in, nil
@@ -449,12 +451,19 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 		deny.ServeHTTP(rw, r)
 	})
 	_, anon := pr[""]
-	return auth.Middleware(auth.Options{
+	opt := auth.Options{
 		Users:                  users,
 		Anonymous:              anon,
 		OptionsUnauthenticated: w.c.OptionsUnauthenticated,
 		Logger:                 w.log,
-	}, route), nil
+	}
+	if !w.c.LoginThrottle.Disabled {
+		opt.Throttle = auth.NewThrottle(w.c.LoginThrottle, nil)
+		if m := w.in.metrics; m != nil {
+			opt.OnThrottled = m.throttled.Inc
+		}
+	}
+	return auth.Middleware(opt, route), nil
 }
 
 // mkScope creates a scope's directory (and its parents) through the storage, so that a

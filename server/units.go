@@ -21,6 +21,8 @@ var sizeKeys = [][]string{{"limits", "max_put_bytes"}, {"limits", "max_xml_bytes
 var durationKeys = [][]string{
 	{"timeouts", "read_header"}, {"timeouts", "idle"}, {"timeouts", "transfer"}, {"timeouts", "shutdown"},
 	{"limits", "max_lock_timeout"},
+	{"login_throttle", "window"}, {"login_throttle", "ban"}, {"login_throttle", "max_ban"}, {"login_throttle", "user_delay"},
+	{"cluster", "blob_grace"}, {"cluster", "gc_interval"},
 }
 
 // sizeUnits are the suffixes ParseSize accepts. K, M, G, T and their -iB forms are powers of
