@@ -69,6 +69,7 @@ need_packages() {
 	command -v mount >/dev/null || pkgs+=(mount)
 	command -v etcd >/dev/null || pkgs+=(etcd-server) # cluster mode's namespace, props and locks
 	command -v nginx >/dev/null || pkgs+=(nginx-light) # the load balancer in front of cluster nodes
+	command -v systemd-analyze >/dev/null || pkgs+=(systemd) # verifies dist/davd.service
 	[ -e /etc/ssl/certs/ca-certificates.crt ] || pkgs+=(ca-certificates)
 	echo "${pkgs[@]}"
 }

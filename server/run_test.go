@@ -86,3 +86,33 @@ func TestRunLogsVersion(t *testing.T) {
 		t.Errorf("start-up line lacks the version:\n%s", line)
 	}
 }
+
+// Under systemd (Type=notify), Run reports READY=1 once it listens and STOPPING=1 when it
+// begins to shut down, to the socket NOTIFY_SOCKET names (a fake one here).
+func TestRunNotifiesSystemd(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	r := startRun(t, Defaults())
+	read := func() string {
+		buf := make([]byte, 512)
+		n, err := l.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(buf[:n])
+	}
+	if got := read(); !strings.HasPrefix(got, "READY=1\n") || !strings.Contains(got, r.Addr) {
+		t.Fatalf("first notification %q, want READY=1 with the address", got)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); !strings.HasPrefix(got, "STOPPING=1") {
+		t.Fatalf("notification at shutdown %q, want STOPPING=1", got)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/davd/davd/cluster"
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
+	"github.com/davd/davd/internal/sdnotify"
 	"github.com/davd/davd/internal/version"
 	"github.com/davd/davd/lock"
 	"github.com/davd/davd/lock/etcdlock"
@@ -585,6 +586,10 @@ func Run(ctx context.Context, c Config, log *slog.Logger, opt RunOptions) error 
 	if ready != nil {
 		ready(ln.Addr())
 	}
+	// Under systemd (Type=notify) the unit is started once davd listens.
+	if _, err := sdnotify.Notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
+		log.Warn("systemd notification failed", "err", err)
+	}
 	go func() {
 		if tlsOn {
 			// ServeTLS adds "h2" to the ALPN protocols: HTTP/2 comes with TLS.
@@ -601,6 +606,7 @@ func Run(ctx context.Context, c Config, log *slog.Logger, opt RunOptions) error 
 		return err
 	case <-ctx.Done():
 	}
+	sdnotify.Notify("STOPPING=1\nSTATUS=shutting down")
 	return shutdown(c, log, in.inflight, servers, opt.Force)
 }
 
