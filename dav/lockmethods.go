@@ -67,7 +67,13 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, p davpath.Pa
 		return err
 	}
 	if !exists {
-		if pi, err := h.fs.Stat(ctx, p.Parent()); err != nil || !pi.IsDir {
+		// Only a parent that is missing or not a collection is a 409 (RFC 4918 §9.10.4); a
+		// storage that cannot tell (an outage) answers for itself (503).
+		pi, err := h.fs.Stat(ctx, p.Parent())
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err != nil || !pi.IsDir {
 			return errStatus(http.StatusConflict, storage.ErrParentMissing)
 		}
 	}

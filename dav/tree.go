@@ -362,7 +362,9 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	}
 	// §9.8.5: 409 when the destination's parent does not exist; intermediate collections are
 	// never created.
-	if pi, err := h.fs.Stat(ctx, dst.Parent()); err != nil || !pi.IsDir {
+	if pi, err := h.fs.Stat(ctx, dst.Parent()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err // an outage is not a missing parent
+	} else if err != nil || !pi.IsDir {
 		return errStatus(http.StatusConflict, storage.ErrParentMissing)
 	}
 	if err := checkHTTPConds(r, true, sinfo); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"net/http"
 	"testing"
@@ -43,5 +44,25 @@ func TestBackendUnavailable(t *testing.T) {
 		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
 			t.Errorf("%s: %d, Retry-After %q; want 503 with Retry-After", m, w.Code, w.Header().Get("Retry-After"))
 		}
+	}
+}
+
+// downBelow answers that /x does not exist, and fails everything else: a LOCK of the unmapped
+// /x must then report the outage of its parent's Stat, not a missing parent (409), which a
+// client would take as final (seen when the etcd leader was killed under load).
+type downBelow struct{ down }
+
+func (downBelow) Stat(_ context.Context, p davpath.Path) (storage.Info, error) {
+	if p == "/x" {
+		return storage.Info{}, fs.ErrNotExist
+	}
+	return storage.Info{}, errDown
+}
+
+func TestLockUnmappedBackendUnavailable(t *testing.T) {
+	e := newEnv(t, func(c *dav.Config) { c.Storage = downBelow{} })
+	w := e.do("LOCK", "/x", hdr{"Timeout": "Second-60"}, `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("LOCK of an unmapped URL whose parent cannot be read: %d, want 503", w.Code)
 	}
 }

@@ -72,8 +72,10 @@ type Config struct {
 	// Users are the accounts; any user or an htpasswd file turns authentication on.
 	Users []User `toml:"users"`
 
-	TLS      TLS      `toml:"tls"`
-	Proxy    Proxy    `toml:"proxy"`
+	TLS   TLS   `toml:"tls"`
+	Proxy Proxy `toml:"proxy"`
+	// CORS lets browser applications on other origins use davd (none by default).
+	CORS     CORS     `toml:"cors"`
 	Timeouts Timeouts `toml:"timeouts"`
 	Limits   Limits   `toml:"limits"`
 	// LoginThrottle is the defence against password guessing (on by default).
@@ -409,6 +411,9 @@ func (c *Config) validateTransport() error {
 		if _, err := parsePrefix(s); err != nil {
 			return fmt.Errorf("proxy.trusted[%d]: %q is neither an IP address nor a CIDR prefix", i, s)
 		}
+	}
+	if err := c.CORS.validate(); err != nil {
+		return err
 	}
 	for i, h := range c.Proxy.PublicHosts {
 		if h == "" || strings.ContainsAny(h, "/ \t@") {

@@ -121,6 +121,7 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 			return fail(err)
 		}
 	}
+	handler = cors(c.CORS, handler)
 	// Every request is under the same deadlines, whoever answers it (issue 12): "OPTIONS *"
 	// is answered here, not by the servers, and a body the client cannot deliver is its error.
 	handler = clientBodyErrors(handler)

@@ -22,7 +22,7 @@ var durationKeys = [][]string{
 	{"timeouts", "read_header"}, {"timeouts", "idle"}, {"timeouts", "transfer"}, {"timeouts", "shutdown"},
 	{"limits", "max_lock_timeout"},
 	{"login_throttle", "window"}, {"login_throttle", "ban"}, {"login_throttle", "max_ban"}, {"login_throttle", "user_delay"},
-	{"cluster", "blob_grace"}, {"cluster", "gc_interval"},
+	{"cluster", "blob_grace"}, {"cluster", "gc_interval"}, {"cors", "max_age"},
 }
 
 // sizeUnits are the suffixes ParseSize accepts. K, M, G, T and their -iB forms are powers of

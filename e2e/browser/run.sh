@@ -61,7 +61,9 @@ run_pass() {
 	mkdir -p "$dir/data" "$dir/state" "$artifacts"
 	port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 	echo "== pass '$name': http://127.0.0.1:$port${prefix:-/}"
-	"$TMP/davd" -root "$dir/data" -state "$dir/state" -listen "127.0.0.1:$port" -prefix "$prefix" \
+	# CORS: scripts on the origin http://localhost:PORT may use davd (the CORS check).
+	printf '[cors]\norigins = ["http://localhost:%s"]\n' "$port" >"$dir/davd.toml"
+	"$TMP/davd" -config "$dir/davd.toml" -root "$dir/data" -state "$dir/state" -listen "127.0.0.1:$port" -prefix "$prefix" \
 		>"$dir/server.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do

@@ -388,6 +388,38 @@ try {
     eq(unmarked.length, 0, 'unmarked requests: ' + unmarked.join(', '));
     eq(problems.length, 0, 'problems:\n  ' + problems.join('\n  '));
   });
+  // CORS (issue 17 item 6): run.sh allows the origin http://localhost:PORT. A script there
+  // talks WebDAV to http://127.0.0.1:PORT across origins, each request after a real preflight;
+  // a script on any other origin is refused by the browser. Last, so that the requests of this
+  // page stay out of the checks above.
+  await check('CORS: an allowed origin uses WebDAV across origins after preflights; another is refused', async () => {
+    eq((await dav('PUT', '/cors-origin.txt', { body: 'a page at the allowed origin' })).status, 201, 'PUT the origin page');
+    const page2 = await context.newPage();
+    // PUT, PROPFIND and DELETE are not CORS-safelisted: the browser sends each only after a
+    // preflight that davd answered for this origin.
+    try {
+      const allowed = ORIGIN.replace('127.0.0.1', 'localhost');
+      await page2.goto(allowed + P + '/cors-origin.txt', { waitUntil: 'domcontentloaded' });
+      const r = await page2.evaluate(async (target) => {
+        const put = await fetch(target + 'cors.txt', { method: 'PUT', body: 'written across origins' });
+        const pf = await fetch(target, { method: 'PROPFIND', headers: { Depth: '1', 'Content-Type': 'application/xml' } });
+        return { put: put.status, etag: put.headers.get('ETag'), propfind: pf.status };
+      }, BASE + '/');
+      eq(r.put, 201, 'cross-origin PUT');
+      assert(r.etag, 'the ETag of the PUT is readable (exposed)');
+      eq(r.propfind, 207, 'cross-origin PROPFIND');
+      const got = await dav('GET', '/cors.txt');
+      eq(got.text, 'written across origins', 'content written across origins');
+      await page2.goto('data:text/html,<p>elsewhere</p>');
+      const blocked = await page2.evaluate(async (target) => {
+        try { await fetch(target, { method: 'DELETE' }); return 'allowed'; } catch { return 'blocked'; }
+      }, BASE + '/cors.txt');
+      eq(blocked, 'blocked', 'DELETE from a foreign origin');
+      eq((await dav('GET', '/cors.txt')).status, 200, 'the file the foreign origin tried to delete');
+    } finally {
+      await page2.close();
+    }
+  });
 } catch (err) {
   failed++;
   console.log('FAIL (aborted): ' + (err && err.stack ? err.stack : err));
