@@ -212,7 +212,10 @@ func (pf *propfind) entry(r *resource) {
 	m := pf.m
 	b := append(m.Buf[:0], "<D:response><D:href>"...)
 	b = h.appendHref(b, r.p, r.info.IsDir)
-	b = append(b, "</D:href><D:propstat><D:prop>"...)
+	b = append(b, "</D:href>"...)
+	okStart := len(b)
+	b = append(b, "<D:propstat><D:prop>"...)
+	okProps := len(b)
 	pf.missing = pf.missing[:0]
 	switch pf.kind {
 	// propname (§9.1): the names of the properties the resource has, without values.
@@ -270,7 +273,13 @@ func (pf *propfind) entry(r *resource) {
 			pf.missing = append(pf.missing, i)
 		}
 	}
-	b = append(b, "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"...)
+	if len(b) == okProps && len(pf.missing) > 0 {
+		// Nothing found: no empty 200 propstat beside the 404 one (a response keeps the 200
+		// one only when it would otherwise have no propstat at all).
+		b = b[:okStart]
+	} else {
+		b = append(b, "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"...)
+	}
 	// §9.1: requested properties without a value are reported in their own propstat with 404,
 	// so the 200 propstat holds only what exists.
 	if len(pf.missing) > 0 {
