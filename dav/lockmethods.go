@@ -67,14 +67,8 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, p davpath.Pa
 		return err
 	}
 	if !exists {
-		// Only a parent that is missing or not a collection is a 409 (RFC 4918 §9.10.4); a
-		// storage that cannot tell (an outage) answers for itself (503).
-		pi, err := h.fs.Stat(ctx, p.Parent())
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := h.parentCollection(ctx, p); err != nil { // §9.10.4
 			return err
-		}
-		if err != nil || !pi.IsDir {
-			return errStatus(http.StatusConflict, storage.ErrParentMissing)
 		}
 	}
 	ld := lock.DepthInfinity

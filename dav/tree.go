@@ -362,10 +362,8 @@ func (h *Handler) serveCopyMove(w http.ResponseWriter, r *http.Request, p davpat
 	}
 	// §9.8.5: 409 when the destination's parent does not exist; intermediate collections are
 	// never created.
-	if pi, err := h.fs.Stat(ctx, dst.Parent()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err // an outage is not a missing parent
-	} else if err != nil || !pi.IsDir {
-		return errStatus(http.StatusConflict, storage.ErrParentMissing)
+	if err := h.parentCollection(ctx, dst); err != nil {
+		return err
 	}
 	if err := checkHTTPConds(r, true, sinfo); err != nil {
 		return err
@@ -586,4 +584,18 @@ func (h *Handler) copyFile(ctx context.Context, src, dst davpath.Path) error {
 	defer f.Close()
 	_, _, err = h.fs.Put(ctx, dst, f, storage.PutOptions{Size: info.Size})
 	return err
+}
+
+// parentCollection checks that p's parent is a collection: a missing parent or one that is not
+// a collection is a 409 (RFC 4918 §9.8.5, §9.10.4); a storage that cannot tell (an outage)
+// answers with its own error (503), not a 409 a client would take as final.
+func (h *Handler) parentCollection(ctx context.Context, p davpath.Path) error {
+	pi, err := h.fs.Stat(ctx, p.Parent())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err != nil || !pi.IsDir {
+		return errStatus(http.StatusConflict, storage.ErrParentMissing)
+	}
+	return nil
 }

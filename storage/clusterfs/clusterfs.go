@@ -317,12 +317,7 @@ func (f *FS) resolve(ctx context.Context, p davpath.Path, rev int64) (*resolved,
 		rev = resp.Header.Revision
 	}
 	r := &resolved{rev: rev}
-	root := ref{e: entry{ID: rootID, Dir: true}}
-	if len(resp.Kvs) == 1 {
-		json.Unmarshal(resp.Kvs[0].Value, &root.e)
-		root.e.ID, root.e.Dir = rootID, true
-	}
-	r.chain = append(r.chain, root)
+	r.chain = append(r.chain, rootRef(resp.Kvs))
 	segs := f.abs(p).Segments()
 	for i, seg := range segs {
 		cur := r.chain[len(r.chain)-1]
@@ -356,6 +351,17 @@ func pathOf(segs []string) davpath.Path {
 		p = p.Join(s)
 	}
 	return p
+}
+
+// rootRef is the root's ref from the read of its key (its times; an absent or unreadable key
+// still gives the root).
+func rootRef(kvs []*mvccpb.KeyValue) ref {
+	root := ref{e: entry{ID: rootID, Dir: true}}
+	if len(kvs) == 1 {
+		json.Unmarshal(kvs[0].Value, &root.e)
+		root.e.ID, root.e.Dir = rootID, true
+	}
+	return root
 }
 
 // readRef is the ref of key from the result of reading it.
@@ -406,11 +412,7 @@ func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool
 		return nil, false, nil
 	}
 	r := &resolved{rev: resp.Header.Revision}
-	root := ref{e: entry{ID: rootID, Dir: true}}
-	if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) == 1 {
-		json.Unmarshal(kvs[0].Value, &root.e)
-		root.e.ID, root.e.Dir = rootID, true
-	}
+	root := rootRef(resp.Responses[0].GetResponseRange().GetKvs())
 	t, err := readRef(key, resp.Responses[1].GetResponseRange().GetKvs())
 	if err != nil {
 		return nil, false, err
