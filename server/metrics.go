@@ -38,6 +38,7 @@ type metrics struct {
 
 	mu       sync.Mutex
 	handlers []*dav.Handler // whose listing-cache counters are summed
+	retired  dav.Stats      // the counts of the engines a reload replaced
 }
 
 func newMetrics() *metrics {
@@ -75,16 +76,23 @@ func newMetrics() *metrics {
 }
 
 // watch adds the listing-cache counters of h to the sums.
-func (m *metrics) watch(h *dav.Handler) {
+// replace makes hs the engines whose listing-cache counts are reported. The counts of the
+// engines a reload retires are kept, so that the counters never go back.
+func (m *metrics) replace(hs []*dav.Handler) {
 	m.mu.Lock()
-	m.handlers = append(m.handlers, h)
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	for _, h := range m.handlers {
+		st := h.Stats()
+		m.retired.ListingHits += st.ListingHits
+		m.retired.ListingMisses += st.ListingMisses
+	}
+	m.handlers = hs
 }
 
 func (m *metrics) listing() dav.Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var s dav.Stats
+	s := m.retired
 	for _, h := range m.handlers {
 		hs := h.Stats()
 		s.ListingHits += hs.ListingHits

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +51,19 @@ type Instance struct {
 	inflight *inflight
 	metrics  *metrics // nil unless c.Metrics is set
 	ready    func() error
+
+	// app is the part of the handler that Reload replaces: authentication, the per-scope
+	// engines and CORS. Requests load it once, so each sees one configuration whole.
+	app atomic.Pointer[appHandler]
+	// cert is the TLS certificate in force (nil without TLS); Reload replaces it, new
+	// handshakes load it.
+	cert atomic.Pointer[tls.Certificate]
+	mu   sync.Mutex // serializes Reload
+	w    *wiring
+	cfg  Config // the configuration in force
 }
+
+type appHandler struct{ http.Handler }
 
 // OpsHandler is the handler of the metrics listener (/metrics, /healthz, /readyz), or nil when
 // metrics are off.
@@ -78,19 +91,19 @@ func (in *Instance) Close() error {
 // share a handler. The lock manager underneath is one for all, so locks conflict across users
 // and stay bound to the principal that created them.
 func Build(c Config, log *slog.Logger) (*Instance, error) {
-	in := &Instance{inflight: newInflight()}
+	in := &Instance{inflight: newInflight(), cfg: c}
 	fail := func(err error) (*Instance, error) {
 		in.Close()
 		return nil, err
 	}
-	pr, users, err := c.principals()
-	if err != nil {
+	if _, _, err := c.principals(); err != nil {
 		return nil, err
 	}
 	if c.Metrics != "" {
 		in.metrics = newMetrics()
 	}
-	w := &wiring{c: c, log: log, in: in}
+	w := &wiring{c: c, log: log, in: in, scopes: map[davpath.Path]scoped{}}
+	in.w = w
 	if c.Cluster.Enabled() {
 		if err := w.cluster(); err != nil {
 			return fail(err)
@@ -108,20 +121,14 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 		}
 		in.metrics.gauges(w.locks, dbPath)
 	}
-	var handler http.Handler
-	if !c.AuthEnabled() {
-		h, err := w.handler(davpath.Root, nil)
-		if err != nil {
-			return fail(err)
-		}
-		handler = h
-	} else {
-		handler, err = w.authenticated(pr, users)
-		if err != nil {
-			return fail(err)
-		}
+	app, err := w.app(c)
+	if err != nil {
+		return fail(err)
 	}
-	handler = cors(c.CORS, handler)
+	in.app.Store(&appHandler{app})
+	var handler http.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		in.app.Load().ServeHTTP(rw, r)
+	})
 	// Every request is under the same deadlines, whoever answers it (issue 12): "OPTIONS *"
 	// is answered here, not by the servers, and a body the client cannot deliver is its error.
 	handler = clientBodyErrors(handler)
@@ -162,6 +169,48 @@ type wiring struct {
 	props props.Store
 	locks lock.Manager
 	db    *bolt.DB
+	// scopes are the scopes' storages, opened once and kept across reloads.
+	scopes map[davpath.Path]scoped
+	// built are the engines of the handler being built (for the listing-cache metrics).
+	built []*dav.Handler
+	// throttle is the login throttle, kept across reloads while its options stay the same.
+	throttle    *auth.Throttle
+	throttleOpt auth.ThrottleOptions
+}
+
+// scoped is a scope's storage and, on the local disk, its link resolver.
+type scoped struct {
+	fs  storage.Backend
+	res access.Resolver
+}
+
+// app builds the part of the handler that depends on the users and what a reload may change:
+// authentication and the per-scope engines (or the one engine when authentication is off),
+// with CORS in front. It leaves w.c at c on success and as it was on failure.
+func (w *wiring) app(c Config) (http.Handler, error) {
+	old := w.c
+	w.c, w.built = c, nil
+	h, err := w.buildApp()
+	if err != nil {
+		w.c = old
+		return nil, err
+	}
+	if m := w.in.metrics; m != nil {
+		m.replace(w.built)
+	}
+	w.built = nil
+	return cors(c.CORS, h), nil
+}
+
+func (w *wiring) buildApp() (http.Handler, error) {
+	pr, users, err := w.c.principals()
+	if err != nil {
+		return nil, err
+	}
+	if !w.c.AuthEnabled() {
+		return w.handler(davpath.Root, nil)
+	}
+	return w.authenticated(pr, users)
 }
 
 // local opens the single-node backends: the served directory through osfs, dead properties and
@@ -345,6 +394,9 @@ func (w *wiring) storage(base davpath.Path) (storage.Backend, access.Resolver, e
 	if base.IsRoot() {
 		return w.fs, w.fs, nil
 	}
+	if sc, ok := w.scopes[base]; ok {
+		return sc.fs, sc.res, nil
+	}
 	dir := w.c.Root
 	for _, seg := range base.Segments() {
 		dir = filepath.Join(dir, seg)
@@ -361,6 +413,7 @@ func (w *wiring) storage(base davpath.Path) (storage.Backend, access.Resolver, e
 		return nil, nil, fmt.Errorf("scope %s: %w", base, err)
 	}
 	w.in.closers = append(w.in.closers, fsys.Close)
+	w.scopes[base] = scoped{fsys, fsys}
 	return fsys, fsys, nil
 }
 
@@ -399,8 +452,8 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		Limits:         w.c.Limits.Limits,
 		Logger:         w.log,
 	})
-	if err == nil && w.in.metrics != nil {
-		w.in.metrics.watch(h)
+	if err == nil {
+		w.built = append(w.built, h)
 	}
 	return h, err
 }
@@ -460,7 +513,11 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 		Logger:                 w.log,
 	}
 	if !w.c.LoginThrottle.Disabled {
-		opt.Throttle = auth.NewThrottle(w.c.LoginThrottle, nil)
+		// A reload keeps the throttle, and with it the bans in force, unless its options change.
+		if w.throttle == nil || w.throttleOpt != w.c.LoginThrottle {
+			w.throttle, w.throttleOpt = auth.NewThrottle(w.c.LoginThrottle, nil), w.c.LoginThrottle
+		}
+		opt.Throttle = w.throttle
 		if m := w.in.metrics; m != nil {
 			opt.OnThrottled = m.throttled.Inc
 		}
@@ -501,6 +558,11 @@ type RunOptions struct {
 	// Force, when closed during the graceful shutdown, ends it at once: the requests still
 	// running are cut off (davd's answer to a second SIGINT or SIGTERM).
 	Force <-chan struct{}
+	// Reload, when it receives, makes Run call Reconfigure and put its configuration in
+	// force with Instance.Reload (davd's answer to SIGHUP). An error of either is logged and
+	// leaves the running configuration as it is.
+	Reload      <-chan struct{}
+	Reconfigure func() (Config, error)
 }
 
 // ErrCutOff is Run's error when the shutdown cut off requests (timeouts.shutdown passed, or
@@ -539,10 +601,13 @@ func Run(ctx context.Context, c Config, log *slog.Logger, opt RunOptions) error 
 			ln.Close()
 			return fmt.Errorf("tls: %w", err)
 		}
+		in.cert.Store(&cert)
 		srv = httpServer(c, in.Handler, maxHeaderBytes, errLog)
 		srv.TLSConfig = &tls.Config{
-			MinVersion:   tls.VersionTLS12,
-			Certificates: []tls.Certificate{cert},
+			MinVersion: tls.VersionTLS12,
+			// Each handshake takes the certificate in force: Reload rotates it without
+			// touching the connections already open.
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return in.cert.Load(), nil },
 		}
 		primary = srv
 	} else {
@@ -599,16 +664,45 @@ func Run(ctx context.Context, c Config, log *slog.Logger, opt RunOptions) error 
 			errc <- primary.Serve(ln)
 		}
 	}()
-	select {
-	case err := <-errc:
-		for _, s := range servers {
-			s.Close()
+	for done := false; !done; {
+		select {
+		case err := <-errc:
+			for _, s := range servers {
+				s.Close()
+			}
+			return err
+		case <-opt.Reload:
+			reload(in, log, opt.Reconfigure)
+		case <-ctx.Done():
+			done = true
 		}
-		return err
-	case <-ctx.Done():
 	}
 	sdnotify.Notify("STOPPING=1\nSTATUS=shutting down")
 	return shutdown(c, log, in.inflight, servers, opt.Force)
+}
+
+// reload reads the configuration again and puts it in force, telling systemd (Type=notify)
+// that a reload is under way and when it is over.
+func reload(in *Instance, log *slog.Logger, reconfigure func() (Config, error)) {
+	if reconfigure == nil {
+		return
+	}
+	start := time.Now()
+	sdnotify.Notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d\nSTATUS=reloading the configuration", sdnotify.Monotonic()))
+	defer sdnotify.Notify("READY=1\nSTATUS=serving")
+	c, err := reconfigure()
+	var restart []string
+	if err == nil {
+		restart, err = in.Reload(c)
+	}
+	if err != nil {
+		log.Error("configuration reload refused; the running configuration stays in force", "err", err)
+		return
+	}
+	log.Info("configuration reloaded", "users", len(c.Users), "after", time.Since(start).Round(time.Microsecond))
+	if len(restart) > 0 {
+		log.Warn("configuration changes that need a restart were not applied", "keys", strings.Join(restart, ","))
+	}
 }
 
 // shutdown stops servers gracefully: new connections are refused, idle ones closed, and running

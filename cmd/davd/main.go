@@ -147,7 +147,30 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 			close(force)
 		}
 	}()
-	return server.Run(ctx, c, log, server.RunOptions{Force: force})
+	// SIGHUP reads the configuration file and the flags again and puts what may change at run
+	// time in force (server.Instance.Reload).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				default: // one reload is pending already; it will read the newest file
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return server.Run(ctx, c, log, server.RunOptions{
+		Force:       force,
+		Reload:      reload,
+		Reconfigure: func() (server.Config, error) { return configure(args) },
+	})
 }
 
 // configure builds the configuration: defaults, then the -config file, then the flags given.

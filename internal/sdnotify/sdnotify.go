@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Notify sends state (newline-separated VAR=value assignments, e.g. "READY=1\nSTATUS=...")
@@ -29,4 +31,14 @@ func Notify(state string) (sent bool, err error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// Monotonic is CLOCK_MONOTONIC in microseconds, the MONOTONIC_USEC that systemd wants beside
+// RELOADING=1 (sd_notify(3)).
+func Monotonic() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano() / 1000
 }
