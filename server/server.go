@@ -96,9 +96,6 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 		in.Close()
 		return nil, err
 	}
-	if _, _, err := c.principals(); err != nil {
-		return nil, err
-	}
 	if c.Metrics != "" {
 		in.metrics = newMetrics()
 	}
