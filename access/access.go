@@ -27,11 +27,23 @@ type Policy interface {
 	Allow(ctx context.Context, principal string, op Op, p davpath.Path) bool
 }
 
+// WholeReader is an optional Policy capability. ReadsAll reports whether Allow(ctx, principal,
+// Read, p) is true for every path p, whatever the tree holds (its links included). What such a
+// principal is shown then never depends on who it is: the dav engine skips the per-member checks
+// of a listing for it and may answer its PROPFIND from the listing cache, which it must bypass
+// for a principal from whom some members may be hidden. A policy that cannot tell returns false.
+type WholeReader interface {
+	ReadsAll(principal string) bool
+}
+
 // AllowAll is the policy of a server with no users configured (loopback only).
 type AllowAll struct{}
 
 // Allow always returns true.
 func (AllowAll) Allow(context.Context, string, Op, davpath.Path) bool { return true }
+
+// ReadsAll implements WholeReader: everyone reads everything.
+func (AllowAll) ReadsAll(string) bool { return true }
 
 type principalKey struct{}
 

@@ -77,4 +77,13 @@ func (l *linkRules) Allow(ctx context.Context, principal string, op Op, p davpat
 	return q == p || u.Perm(q).allows(op)
 }
 
-var _ Policy = (*linkRules)(nil)
+// ReadsAll implements WholeReader. A principal whose paths are resolved never reads all: a link
+// that leaves the tree, or loops, cannot be resolved and is refused (hidden from listings).
+func (l *linkRules) ReadsAll(principal string) bool {
+	return !l.cross[principal] && l.r.ReadsAll(principal)
+}
+
+var (
+	_ Policy      = (*linkRules)(nil)
+	_ WholeReader = (*linkRules)(nil)
+)

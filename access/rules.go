@@ -118,6 +118,26 @@ func (r *Rules) Allow(_ context.Context, principal string, op Op, p davpath.Path
 	return u.Perm(p).allows(op)
 }
 
+// ReadsAll implements WholeReader: true when the principal's default and every rule grant at
+// least read.
+func (r *Rules) ReadsAll(principal string) bool {
+	u, ok := r.users[principal]
+	return ok && u.readsAll()
+}
+
+// readsAll reports whether u grants read everywhere.
+func (u UserRules) readsAll() bool {
+	if u.Perm(davpath.Root) < PermRead { // a rule for "/" is the default of everything
+		return false
+	}
+	for _, x := range u.Rules {
+		if x.Perm < PermRead {
+			return false
+		}
+	}
+	return true
+}
+
 // Perm returns the permission u grants on p.
 func (u UserRules) Perm(p davpath.Path) Perm {
 	for _, x := range u.Rules {
@@ -137,7 +157,9 @@ func (DenyAll) Allow(context.Context, string, Op, davpath.Path) bool { return fa
 
 // Compile-time interface guards.
 var (
-	_ Policy = (*Rules)(nil)
-	_ Policy = DenyAll{}
-	_ Policy = AllowAll{}
+	_ Policy      = (*Rules)(nil)
+	_ Policy      = DenyAll{}
+	_ Policy      = AllowAll{}
+	_ WholeReader = (*Rules)(nil)
+	_ WholeReader = AllowAll{}
 )

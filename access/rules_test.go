@@ -77,3 +77,35 @@ func TestParsePerm(t *testing.T) {
 		t.Error("ParsePerm(admin): no error")
 	}
 }
+
+// TestReadsAll: WholeReader is true only when no path can be refused for reading: a default and
+// rules of at least read, and, through links, only for principals whose paths are not resolved.
+func TestReadsAll(t *testing.T) {
+	r, err := NewRules(map[string]UserRules{
+		"w":      {Default: PermWrite},
+		"ro":     {Default: PermRead, Rules: []Rule{{Prefix: "/up", Perm: PermWrite}}},
+		"hole":   {Default: PermWrite, Rules: []Rule{{Prefix: "/secret", Perm: PermNone}}},
+		"opened": {Default: PermNone, Rules: []Rule{{Prefix: "/", Perm: PermRead}}},
+		"none":   {Default: PermNone},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"w": true, "ro": true, "hole": false, "opened": true, "none": false, "stranger": false}
+	for name, w := range want {
+		if got := r.ReadsAll(name); got != w {
+			t.Errorf("Rules.ReadsAll(%q) = %v, want %v", name, got, w)
+		}
+	}
+	// Through links, "ro" (read and write differ: crossable) may meet a link that cannot be
+	// resolved, which is refused: it no longer reads all. "w" is not resolved at all.
+	l := r.ThroughLinks(&fakeLinks{}).(WholeReader)
+	for name, w := range map[string]bool{"w": true, "ro": false, "hole": false, "opened": true} {
+		if got := l.ReadsAll(name); got != w {
+			t.Errorf("ThroughLinks.ReadsAll(%q) = %v, want %v", name, got, w)
+		}
+	}
+	if !(AllowAll{}).ReadsAll("anyone") {
+		t.Error("AllowAll does not read all")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/davd/davd/access"
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/storage"
@@ -266,5 +267,62 @@ func TestListingCacheBigCollection(t *testing.T) {
 	vfs.ver.Add(1)
 	if !strings.Contains(list(allprop), "/big/external.txt") {
 		t.Fatal("stale member list after a reported external change")
+	}
+}
+
+// TestListingCachePolicy: with users, a principal that may read every member
+// (access.WholeReader) is answered from the listing cache, and shares its renderings with the
+// others who read everything; a principal from whom a member is hidden is always rendered anew
+// and never sees the member, whatever the cache holds.
+func TestListingCachePolicy(t *testing.T) {
+	rules, err := access.NewRules(map[string]access.UserRules{
+		"":    {Default: access.PermWrite}, // the test's own setup requests
+		"all": {Default: access.PermWrite},
+		"ro":  {Default: access.PermRead, Rules: []access.Rule{{Prefix: "/d/a", Perm: access.PermWrite}}},
+		"hid": {Default: access.PermWrite, Rules: []access.Rule{{Prefix: "/d/secret", Perm: access.PermNone}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, vfs, _ := listingEnv(t, func(c *dav.Config) { c.Access = rules })
+	e.put("/d/secret", "s")
+	list := func(who string) string {
+		t.Helper()
+		r := httptest.NewRequest("PROPFIND", "/d/", strings.NewReader(allprop))
+		r.Header.Set("Depth", "1")
+		r = r.WithContext(access.WithPrincipal(r.Context(), who))
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		if w.Code != 207 {
+			t.Fatalf("%s: PROPFIND %d", who, w.Code)
+		}
+		checkMultistatus(t, w.Body.Bytes())
+		return w.Body.String()
+	}
+	renders := func() int64 { return vfs.lists.Load() }
+
+	// A rendering is kept the second time the same state is rendered (package listcache).
+	first := list("all")
+	if list("all") != first {
+		t.Fatal("two renderings of the same state differ")
+	}
+	n := renders()
+	if b := list("all"); b != first || renders() != n {
+		t.Fatal("a principal who reads everything was not answered from the cache")
+	}
+	if b := list("ro"); b != first || renders() != n {
+		t.Fatal("principals who read everything do not share the cached rendering")
+	}
+	for range 2 {
+		if b := list("hid"); strings.Contains(b, "/d/secret") {
+			t.Fatalf("a hidden member was listed:\n%s", b)
+		}
+		if renders() == n {
+			t.Fatal("a principal with a hidden member was answered from the cache")
+		}
+		n = renders()
+	}
+	if !strings.Contains(first, "/d/secret") || list("all") != first || renders() != n {
+		t.Fatal("the rendering for those who read everything changed after the others' walks")
 	}
 }

@@ -22,10 +22,16 @@
 // request's kind and property names, and the storage's ListVersion, which changes whenever
 // anything the listing shows may have changed, by any means; writes through this handler drop
 // the renderings they concern when they start and when they end. A rendering is never kept for
-// a different principal's eyes, so the cache is bypassed, and every entry rendered anew,
-// whenever any of these holds:
-//   - an access policy is configured (in davd: whenever users are configured, or an anonymous
-//     section), because members may be hidden from some principals and not from others;
+// principal's eyes other than those it was made for, so the cache is bypassed, and every entry
+// rendered anew, whenever any of these holds:
+//   - the principal may not read every member: the access policy is not access.AllowAll and
+//     does not vouch, through access.WholeReader, that this principal reads everything (in
+//     davd: a user with a rule of "none", or whose paths are resolved through symbolic links
+//     because its rules differ). Members may then be hidden from it and not from others. Users
+//     who read their whole scope share one engine's cache per scope; measured on 1,000 files
+//     (4 properties, Basic authentication), such a user's Depth 1 PROPFIND went from about 300
+//     to about 5,500 requests a second, the rate without users, when this bypass was narrowed
+//     from "any users configured" to this;
 //   - the lock manager holds any lock at all (lock.Counter says so; without a Counter, always),
 //     because lockdiscovery shows timeouts that count down;
 //   - the request has an If header, which may fail for some members only;

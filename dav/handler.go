@@ -109,6 +109,7 @@ type Handler struct {
 	locks    lock.Manager
 	access   access.Policy
 	allowAll bool
+	reader   access.WholeReader // the policy's capability, or nil
 	browser  Browser
 	prefix   string
 	hosts    []string
@@ -160,6 +161,7 @@ func New(cfg Config) (*Handler, error) {
 		h.access = access.AllowAll{}
 	}
 	_, h.allowAll = h.access.(access.AllowAll)
+	h.reader, _ = h.access.(access.WholeReader)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

@@ -26,6 +26,9 @@ type propfind struct {
 	missing []int // scratch: indexes of names without a value
 	wantLD  bool  // lockdiscovery requested
 	noLocks bool  // the lock manager holds no lock at all: skip Discover per entry
+	// readsAll: the principal may read every member (access.WholeReader), so no member is
+	// checked against the policy and the rendering is the same whoever asks.
+	readsAll bool
 	// rec, when the listing cache wants this rendering, is fed every <D:response> written
 	// (nil otherwise: its methods do nothing on nil).
 	rec *listcache.Recorder
@@ -94,6 +97,7 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 	}
 	// Asked once per request: with no lock anywhere, no entry needs a Discover call.
 	pf.noLocks = h.lockFree()
+	pf.readsAll = h.allowAll || h.reader != nil && h.reader.ReadsAll(access.Principal(ctx))
 	pf.m = multistatus.New(w)
 	// The listing cache (dav/doc.go, "Listing cache"): only Depth 1 of a collection, only when
 	// the rendering is a function of the Key alone, and only when the storage vouches for the
@@ -157,7 +161,7 @@ func (pf *propfind) walk(d davpath.Path, depth int) {
 		q := d.Join(info.Name)
 		// A member the principal may not read is left out, not listed with 403: its name would
 		// already tell what the policy hides.
-		if !h.allowAll && !h.access.Allow(ctx, access.Principal(ctx), access.Read, q) {
+		if !pf.readsAll && !h.access.Allow(ctx, access.Principal(ctx), access.Read, q) {
 			continue
 		}
 		if pf.entries >= pf.limit {
@@ -435,12 +439,12 @@ func (h *Handler) writeProppatch(w http.ResponseWriter, p davpath.Path, dir bool
 
 // cacheable reports whether this PROPFIND may use the listing cache at all: a rendering must be
 // a function of the Key alone (see dav/doc.go, "Listing cache"). An If header (it may fail for
-// some resources only), any lock (lockdiscovery timeouts count down), a policy that may hide
-// members from some principals, and quota properties (they change with writes anywhere) bypass
-// it.
+// some resources only), any lock (lockdiscovery timeouts count down), a principal from whom the
+// policy may hide members (the rendering would then depend on who asks), and quota properties
+// (they change with writes anywhere) bypass it.
 func (pf *propfind) cacheable(hasIf bool) bool {
 	h := pf.h
-	if hasIf || !h.allowAll || (h.locks != nil && !pf.noLocks) {
+	if hasIf || !pf.readsAll || (h.locks != nil && !pf.noLocks) {
 		return false
 	}
 	for _, n := range pf.names {
