@@ -64,9 +64,13 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if err := h.allow(ctx, access.Read, p); err != nil {
 		return err
 	}
+	// An If header on a GET is legal (RFC 4918 §10.4 applies to every method) and a client may
+	// use one to read only while its lock stands; it is evaluated before any content is opened.
 	if _, err := h.checkIf(ctx, r, p); err != nil {
 		return err
 	}
+	// Open first and Stat only for a collection: a file, the common case, then costs one
+	// storage call, whose Info carries everything the headers need.
 	f, info, err := h.fs.Open(ctx, p)
 	if errors.Is(err, storage.ErrIsDir) {
 		info, err = h.fs.Stat(ctx, p)
@@ -82,6 +86,8 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	hd := w.Header()
 	ct := contentType(info.Name)
 	hd.Set("Content-Type", ct)
+	// nosniff: a browser must take the type above, not guess "text/html" from the bytes of an
+	// upload; with the sandbox CSP below this keeps uploads from running as the browser view.
 	hd.Set("X-Content-Type-Options", "nosniff")
 	if activeContent(ct) {
 		hd.Set("Content-Security-Policy", "sandbox")
@@ -89,6 +95,9 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if info.ETag != "" {
 		hd.Set("ETag", info.ETag)
 	}
+	// ServeContent does Range, If-Range, If-Modified-Since and the rest of RFC 9110 §13 against
+	// the ETag set above; the empty name keeps it from guessing a type. withSize answers its
+	// size probe from the Info, and headersFirst keeps sendfile(2) on the path.
 	http.ServeContent(headersFirst(w), r, "", info.ModTime, withSize(f, info.Size))
 	return nil
 }
@@ -101,15 +110,19 @@ type flushFirst struct {
 	rf io.ReaderFrom
 }
 
+// ReadFrom flushes the headers, then lets the wrapped writer copy (by sendfile(2) for a file).
 func (w flushFirst) ReadFrom(r io.Reader) (int64, error) {
 	_ = http.NewResponseController(w.ResponseWriter).Flush() // unsupported: the copy still works
 	return w.rf.ReadFrom(r)
 }
 
+// Unwrap lets rwcap.Find and http.ResponseController reach the writer underneath.
 func (w flushFirst) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 var _ rwcap.Unwrapper = flushFirst{}
 
+// headersFirst returns w wrapped in flushFirst where that helps: only for a writer that copies
+// with ReadFrom (net/http's does, with sendfile) and sniffs what it is first given.
 func headersFirst(w http.ResponseWriter) http.ResponseWriter {
 	if sniffless(w) {
 		return w
@@ -128,6 +141,11 @@ func sniffless(w http.ResponseWriter) bool {
 	return ok
 }
 
+// serveCollection answers a GET of a collection, which RFC 4918 §9.4 leaves to the server: the
+// browser view for a browser (Browser.Wants), else a minimal HTML list of links, so that a
+// client that GETs a folder (curl, wget's mirror, a download manager) sees its members. Every
+// name is HTML-escaped and the page may load nothing (CSP default-src 'none'): a member named
+// like markup stays text.
 func (h *Handler) serveCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info) error {
 	if h.browser != nil && h.browser.Wants(r) {
 		h.browser.ServeCollection(w, r, p, info)
@@ -178,6 +196,9 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if p.IsRoot() {
 		return h.notAllowed(w)
 	}
+	// A declared length over the limit is refused before a byte is read; a chunked body is
+	// cut off by MaxBytesReader when it passes the limit (a 413, and the storage discards the
+	// partial upload, so nothing is left behind).
 	if h.lim.MaxPutBytes > 0 {
 		if r.ContentLength > h.lim.MaxPutBytes {
 			return errStatus(http.StatusRequestEntityTooLarge, errors.New("PUT body too large"))
@@ -221,6 +242,8 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 		return err
 	}
 	defer g.done()
+	// Size is the declared length (-1 when chunked): the storage checks the body against it, so
+	// a connection that breaks mid-upload is a short body (400) and never replaces the file.
 	opt := storage.PutOptions{Size: r.ContentLength}
 	mt, hasMtime := ocMtime(r)
 	if hasMtime {
@@ -234,10 +257,13 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if ni.ETag != "" {
 		hd.Set("ETag", ni.ETag)
 	}
+	// rclone and the ownCloud clients read this answer to know the time was kept; without it
+	// they send a PROPPATCH after every upload.
 	if hasMtime {
 		hd.Set("X-OC-Mtime", "accepted")
 	}
 	hd.Set("Content-Length", "0")
+	// RFC 9110 §15.3.2: a 201 names the created resource.
 	if created {
 		hd.Set("Location", h.href(p, false))
 		w.WriteHeader(http.StatusCreated)
@@ -274,6 +300,8 @@ func (h *Handler) serveMkcol(w http.ResponseWriter, r *http.Request, p davpath.P
 	if err := h.allow(ctx, access.Write, p); err != nil {
 		return err
 	}
+	// A chunked request has no length to look at: one byte is read to tell an empty body,
+	// which some clients send, from a real one, which gets the 415 of §9.3.1.
 	if r.ContentLength > 0 || (r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody) {
 		var one [1]byte
 		if n, _ := io.ReadFull(r.Body, one[:]); n > 0 {
@@ -287,6 +315,8 @@ func (h *Handler) serveMkcol(w http.ResponseWriter, r *http.Request, p davpath.P
 	if err != nil {
 		return err
 	}
+	// A new member changes its parent's membership, so a lock on the parent (depth 0 or
+	// infinity) must be submitted as well as any on p itself (§7.4, §9.3).
 	ctx, g, err := h.confirm(ctx, c, lock.Target{Path: p}, lock.Target{Path: p.Parent()})
 	if err != nil {
 		return err

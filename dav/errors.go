@@ -23,6 +23,7 @@ type Error struct {
 	Err    error
 }
 
+// Error returns the status text and the cause, for logs.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return http.StatusText(e.Status) + ": " + e.Err.Error()
@@ -30,6 +31,7 @@ func (e *Error) Error() string {
 	return http.StatusText(e.Status)
 }
 
+// Unwrap returns the cause, so errors.Is sees through an *Error to a seam's sentinel.
 func (e *Error) Unwrap() error { return e.Err }
 
 // errStatus builds an *Error.
@@ -41,7 +43,9 @@ func errCond(code int, cond string, cause error, hrefs ...string) *Error {
 }
 
 // StatusOf maps any error from the seams to an HTTP status. It is the only place where storage,
-// lock, props and parser errors become status codes.
+// lock, props and parser errors become status codes. The order matters: an *Error states its
+// status itself and wins; among the sentinels the more specific come first, since a backend may
+// wrap one in another (a missing parent is also "not exist").
 func StatusOf(err error) int {
 	var de *Error
 	var mbe *http.MaxBytesError
@@ -52,6 +56,8 @@ func StatusOf(err error) int {
 		return de.Status
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
+	// §9.7.1, §9.3.1: a missing or non-collection parent is 409, not 404: the resource could
+	// exist once the client makes the intermediate collections.
 	case errors.Is(err, storage.ErrParentMissing), errors.Is(err, storage.ErrNotDir),
 		errors.Is(err, storage.ErrNotEmpty):
 		return http.StatusConflict
@@ -66,20 +72,27 @@ func StatusOf(err error) int {
 	case errors.Is(err, storage.ErrShortBody), errors.Is(err, davxml.ErrMalformed),
 		errors.Is(err, davpath.ErrInvalid), errors.Is(err, davpath.ErrTraversal):
 		return http.StatusBadRequest
+	// §9.8.5, §9.9.4: 502 is the status for a destination this server cannot write to.
 	case errors.Is(err, storage.ErrCrossDevice):
 		return http.StatusBadGateway
 	case errors.Is(err, davxml.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	// Well-formed XML that is not what the method takes (an unknown propfind child, a lockinfo
+	// without lockscope) is 422 (§11.2); malformed XML stays 400 above.
 	case errors.Is(err, davxml.ErrInvalid):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, davpath.ErrTooLong):
 		return http.StatusRequestURITooLong
+	// A path outside the prefix names nothing this handler serves; saying more would tell what
+	// sits beside it.
 	case errors.Is(err, davpath.ErrOutside):
 		return http.StatusNotFound
 	case errors.Is(err, lock.ErrLocked):
 		return http.StatusLocked
 	case errors.Is(err, lock.ErrNoSuchLock):
 		return http.StatusConflict
+	// Both pass: a lock table at its cap frees up as locks expire, and an outage of a cluster
+	// backend ends; 503 tells clients to retry rather than to give up.
 	case errors.Is(err, lock.ErrTooManyLocks), errors.Is(err, storage.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -174,6 +174,10 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // ServeHTTP implements http.Handler.
+//
+// Every method returns an error rather than writing one: the one place that turns errors into
+// responses is writeError, so a status or a §16 condition element is never written twice. The
+// URI length is checked on the raw request line, before any parsing (RFC 9110 §15.5.15: 414).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if len(r.RequestURI) > h.lim.MaxURILen {
@@ -196,6 +200,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// dispatch runs the method's handler on the canonical path p.
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, "PROPFIND":
@@ -232,13 +237,17 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 			return h.notAllowed(w)
 		}
 		return h.serveUnlock(w, r, p)
+	// Methods HTTP defines that this resource does not allow are 405 with Allow (RFC 9110
+	// §15.5.6); a method the server does not know at all is 501 (§15.6.2).
 	case http.MethodPost, http.MethodPatch, http.MethodTrace, http.MethodConnect:
 		return h.notAllowed(w)
 	}
 	return errStatus(http.StatusNotImplemented, nil)
 }
 
-// writeScopes returns what a write request may change, for the listing cache.
+// writeScopes returns what a write request may change, for the listing cache. It errs on the
+// wide side: a Destination it cannot parse, or a method it does not know, drops every
+// rendering, since the request may still change something before it fails.
 func (h *Handler) writeScopes(r *http.Request, p davpath.Path) []listcache.Scope {
 	switch r.Method {
 	case http.MethodPut, "PROPPATCH", "MKCOL", "LOCK", "UNLOCK":
@@ -253,11 +262,14 @@ func (h *Handler) writeScopes(r *http.Request, p davpath.Path) []listcache.Scope
 	return []listcache.Scope{{Path: davpath.Root, Recursive: true}}
 }
 
+// notAllowed is the 405 of a method this resource does not take; RFC 9110 §15.5.6 requires the
+// Allow header with it.
 func (h *Handler) notAllowed(w http.ResponseWriter) error {
 	w.Header().Set("Allow", h.allowHeader())
 	return errStatus(http.StatusMethodNotAllowed, nil)
 }
 
+// allowHeader lists the methods; LOCK and UNLOCK only with a lock manager (class 2).
 func (h *Handler) allowHeader() string {
 	if h.locks == nil {
 		return "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH"
@@ -313,6 +325,8 @@ func (h *Handler) allow(ctx context.Context, op access.Op, p davpath.Path) error
 // element, never the cause; 5xx causes are logged.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := StatusOf(err)
+	// The response says nothing of the cause: a storage error may carry a host path or a
+	// backend's message, which is for the log only.
 	if errors.Is(err, storage.ErrUnavailable) {
 		// RFC 9110 section 10.2.3: a backend outage is temporary; say when to come back.
 		w.Header().Set("Retry-After", "5")
@@ -349,6 +363,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if code == http.StatusMethodNotAllowed && w.Header().Get("Allow") == "" {
 		w.Header().Set("Allow", h.allowHeader())
 	}
+	// A 304 has no body (RFC 9110 §15.4.5), and its validators were set by the conditional check.
 	if code == http.StatusNotModified {
 		w.WriteHeader(code)
 		return

@@ -26,6 +26,7 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, p davpath.Pa
 	if err := h.allow(ctx, access.Write, p); err != nil {
 		return err
 	}
+	// §9.10.3: a LOCK is Depth 0 or infinity (the default); Depth 1 has no meaning for a lock.
 	depth, err := parseDepth(r, depthInfinity)
 	if err != nil || depth == 1 {
 		return errStatus(http.StatusBadRequest, errors.New("LOCK Depth must be 0 or infinity"))
@@ -41,6 +42,8 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, p davpath.Pa
 	}
 	principal := access.Principal(ctx)
 	now := h.now()
+	// A refresh names its lock in the If header (§9.10.2). Each submitted token is tried, as an
+	// If header may carry several lists. A lock held by someone else ends the search with a 403 rather than trying the rest.
 	if empty || c.hasIf {
 		for _, tok := range c.tokens {
 			l, err := h.locks.Refresh(ctx, now, p, tok, principal, timeout)
@@ -58,6 +61,8 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, p davpath.Pa
 			return errCond(http.StatusPreconditionFailed, "lock-token-matches-request-uri", errors.New("no lock to refresh"))
 		}
 	}
+	// A new lock: the If header, if any, must hold as for any other method. Whether p exists
+	// decides between 200 and 201 with an empty resource (§7.3), and a missing parent is a 409.
 	if err := h.check(ctx, r, c, p); err != nil {
 		return err
 	}
@@ -79,6 +84,8 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, p davpath.Pa
 		Root: p, Depth: ld, Shared: li.Shared, Owner: li.Owner, Principal: principal, Timeout: timeout,
 	})
 	if err != nil {
+		// §9.10.6 and §16: a conflict is 423 with no-conflicting-lock listing the roots of the
+		// locks in the way, so the client can tell which lock stops it.
 		var ce *lock.ConflictError
 		if errors.As(err, &ce) {
 			hrefs := make([]string, len(ce.Roots))
@@ -92,6 +99,8 @@ func (h *Handler) serveLock(w http.ResponseWriter, r *http.Request, p davpath.Pa
 	code := http.StatusOK
 	if !exists {
 		code = http.StatusCreated
+		// The empty resource is made under the new lock. If that fails, the lock goes too: a
+		// lock on nothing would only block the client's retry.
 		if err := h.lockNull(r, c, p, l.Token); err != nil {
 			h.locks.Unlock(ctx, now, p, l.Token, principal)
 			return err
@@ -120,6 +129,8 @@ func (h *Handler) writeLock(w http.ResponseWriter, l *lock.Lock, code int, newTo
 	b = h.appendActiveLock(b, l, h.now())
 	b = append(b, "</D:lockdiscovery></D:prop>\n"...)
 	hd := w.Header()
+	// §10.5: the Lock-Token header comes with a new lock only; a refresh answers the
+	// lockdiscovery alone (the client already has the token).
 	if newToken {
 		hd.Set("Lock-Token", "<"+l.Token+">")
 	}
@@ -169,6 +180,8 @@ func (h *Handler) serveUnlock(w http.ResponseWriter, r *http.Request, p davpath.
 	if tok == "" {
 		return errStatus(http.StatusBadRequest, errors.New("UNLOCK without Lock-Token"))
 	}
+	// The lock manager checks that the token's lock covers p (§9.11: the Request-URI must be
+	// within the lock's scope) and that the principal owns it.
 	err := h.locks.Unlock(ctx, h.now(), p, tok, access.Principal(ctx))
 	if errors.Is(err, lock.ErrNoSuchLock) {
 		return errCond(http.StatusConflict, "lock-token-matches-request-uri", err)
@@ -180,7 +193,10 @@ func (h *Handler) serveUnlock(w http.ResponseWriter, r *http.Request, p davpath.
 	return nil
 }
 
-// timeSetting is a modification time requested through PROPPATCH.
+// timeSetting is a modification time requested through PROPPATCH. Clients that mirror trees
+// set it after an upload, each in its own dialect: rclone as DAV:lastmodified in Unix seconds,
+// Windows as Win32LastModifiedTime in an HTTP date. Both become the file's mtime, which is what
+// getlastmodified then reports.
 type timeSetting struct {
 	t   time.Time
 	set bool

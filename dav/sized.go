@@ -24,6 +24,7 @@ type sizedConn struct {
 	sc syscall.Conn
 }
 
+// SyscallConn exposes the file's descriptor, the test net/http makes before sendfile(2).
 func (s sizedConn) SyscallConn() (syscall.RawConn, error) { return s.sc.SyscallConn() }
 
 // withSize wraps f for http.ServeContent.
@@ -35,6 +36,8 @@ func withSize(f storage.File, size int64) io.ReadSeeker {
 	return sf
 }
 
+// Seek answers ServeContent's two probes, to the end for the size and back to the start,
+// without a system call; any other seek (a Range request) reaches the file.
 func (f *sizedFile) Seek(offset int64, whence int) (int64, error) {
 	switch {
 	case offset == 0 && whence == io.SeekEnd:
@@ -50,6 +53,8 @@ func (f *sizedFile) Seek(offset int64, whence int) (int64, error) {
 	return n, err
 }
 
+// Read performs a pretended seek to the end for real first, so a read after it returns EOF as
+// the file would.
 func (f *sizedFile) Read(p []byte) (int, error) {
 	if f.atEnd {
 		if _, err := f.File.Seek(0, io.SeekEnd); err != nil {
