@@ -230,7 +230,7 @@ func TestPutGet(t *testing.T) {
 		{"RFC 9110 If-None-Match: * on an existing resource is 412", "PUT", "/a.txt", hdr{"If-None-Match": "*"}, "x", 412},
 		{"RFC 9110 If-Match with another ETag is 412", "PUT", "/a.txt", hdr{"If-Match": `"nope"`}, "x", 412},
 		{"RFC 9110 If-Match on a missing resource is 412", "PUT", "/new.txt", hdr{"If-Match": "*"}, "x", 412},
-		{"RFC 9110 14.5 PUT with Content-Range is 400", "PUT", "/a.txt", hdr{"Content-Range": "bytes 0-1/2"}, "xy", 400},
+		{"RFC 9110 14.5 PUT with an invalid Content-Range is 400", "PUT", "/a.txt", hdr{"Content-Range": "bytes 1-0/2"}, "xy", 400},
 		{"GET missing is a plain 404", "GET", "/missing.txt", nil, "", 404},
 		{"path with an encoded dot segment is 400", "GET", "/%2e%2e/etc/passwd", nil, "", 400},
 	}

@@ -49,7 +49,9 @@
 //   - Files whose type a browser would execute (HTML, SVG, XML, JavaScript) are served with
 //     "Content-Security-Policy: sandbox" and nosniff, so uploaded content cannot act with the
 //     origin of the browser view.
-//   - PUT with Content-Range is refused (400): partial PUT is not supported.
+//   - PUT with Content-Range (RFC 9110 §14.5) splices the range into the old content and
+//     writes the result through the storage's Put: atomic on every backend, at the price of a
+//     copy of the untouched bytes; a range starting past the end is a 416 naming the size.
 //   - Deliberate leniencies, for real clients: Lock-Token values without angle brackets
 //     (Windows, npm webdav); a LOCK with a lockinfo body and an If header naming a lock the
 //     principal holds is a refresh (npm webdav); a Destination whose host differs only by a
