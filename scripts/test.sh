@@ -64,6 +64,7 @@ need_packages() {
 	[ -x /usr/bin/chromium ] || pkgs+=(chromium)
 	command -v node >/dev/null || pkgs+=(nodejs)
 	command -v npm >/dev/null || pkgs+=(npm)
+	command -v curl >/dev/null || pkgs+=(curl) # partial PUT and digests, as curl sends them
 	command -v stdbuf >/dev/null || pkgs+=(coreutils)
 	command -v gcc >/dev/null || pkgs+=(gcc libc6-dev) # cgo, for -race
 	command -v mount >/dev/null || pkgs+=(mount)
