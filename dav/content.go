@@ -95,6 +95,9 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if info.ETag != "" {
 		hd.Set("ETag", info.ETag)
 	}
+	if err := h.getDigest(r, hd, p, info); err != nil {
+		return err
+	}
 	// ServeContent does Range, If-Range, If-Modified-Since and the rest of RFC 9110 §13 against
 	// the ETag set above; the empty name keeps it from guessing a type. withSize answers its
 	// size probe from the Info, and headersFirst keeps sendfile(2) on the path.
@@ -208,6 +211,10 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if err != nil {
 		return err
 	}
+	dr, err := parseDigestReq(r)
+	if err != nil {
+		return err
+	}
 	// The current state is needed only for conditional headers, for locks, and for a client
 	// that waits for "100 Continue" (it must hear of a collection in the way before it sends
 	// the body); a plain upload with no lock anywhere goes straight to the storage, which
@@ -248,10 +255,12 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if hasMtime {
 		opt.ModTime = mt
 	}
-	created, ni, err := h.fs.Put(ctx, p, r.Body, opt)
+	body, dg := digestBody(&dr, r.Body, r.ContentLength)
+	created, ni, err := h.fs.Put(ctx, p, body, opt)
 	if err != nil {
 		return err
 	}
+	h.putDigests(ctx, w, p, &dr, dg, ni)
 	if hasMtime {
 		// rclone and the ownCloud clients read this answer to know the time was kept; without
 		// it they send a PROPPATCH after every upload.
@@ -299,6 +308,12 @@ func (h *Handler) putRange(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if err != nil {
 		return err
 	}
+	// A digest the client sends with a range is that of the whole new content (Repr-Digest
+	// describes the representation, not the range), and it is checked on all of it.
+	dr, err := parseDigestReq(r)
+	if err != nil {
+		return err
+	}
 	old, info, err := h.fs.Open(ctx, p)
 	exists := err == nil
 	switch {
@@ -336,10 +351,12 @@ func (h *Handler) putRange(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if hasMtime {
 		opt.ModTime = mt
 	}
-	created, ni, err := h.fs.Put(ctx, p, &spliced{old: old, body: r.Body, cr: cr, size: size}, opt)
+	body, dg := digestBody(&dr, &spliced{old: old, body: r.Body, cr: cr, size: size}, size)
+	created, ni, err := h.fs.Put(ctx, p, body, opt)
 	if err != nil {
 		return err
 	}
+	h.putDigests(ctx, w, p, &dr, dg, ni)
 	if hasMtime {
 		w.Header().Set("X-OC-Mtime", "accepted")
 	}

@@ -56,6 +56,9 @@
 //     (Windows, npm webdav); a LOCK with a lockinfo body and an If header naming a lock the
 //     principal holds is a refresh (npm webdav); a Destination whose host differs only by a
 //     default port matches.
+//   - Checksums (digest.go): OC-Checksum and Repr-Digest are verified on PUT as the body
+//     streams; the digests davd keeps live in a dead property of its own namespace
+//     (urn:x-davd:), stamped with the ETag they describe, never shown to clients nor settable.
 //   - Locks are bound to the principal that created them: another principal cannot refresh,
 //     unlock or submit the token.
 package dav

@@ -239,7 +239,9 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 		return h.serveUnlock(w, r, p)
 	// Methods HTTP defines that this resource does not allow are 405 with Allow (RFC 9110
 	// §15.5.6); a method the server does not know at all is 501 (§15.6.2).
-	case http.MethodPost, http.MethodPatch, http.MethodTrace, http.MethodConnect:
+	case http.MethodPatch:
+		return h.servePatch(w, r, p)
+	case http.MethodPost, http.MethodTrace, http.MethodConnect:
 		return h.notAllowed(w)
 	}
 	return errStatus(http.StatusNotImplemented, nil)
@@ -250,7 +252,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 // rendering, since the request may still change something before it fails.
 func (h *Handler) writeScopes(r *http.Request, p davpath.Path) []listcache.Scope {
 	switch r.Method {
-	case http.MethodPut, "PROPPATCH", "MKCOL", "LOCK", "UNLOCK":
+	case http.MethodPut, "PROPPATCH", "MKCOL", "LOCK", "UNLOCK", http.MethodPatch:
 		return []listcache.Scope{{Path: p}}
 	case http.MethodDelete:
 		return []listcache.Scope{{Path: p, Recursive: true}}

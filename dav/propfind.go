@@ -236,7 +236,9 @@ func (pf *propfind) entry(r *resource) {
 			}
 		}
 		for i := range r.dead {
-			b = appendOpen(b, r.dead[i].Name, "", true)
+			if r.dead[i].Name.Space != nsDavd {
+				b = appendOpen(b, r.dead[i].Name, "", true)
+			}
 		}
 	// allprop: every live property marked allprop, all dead properties, and the live ones the
 	// include element asks for (§9.1); an include name without a value is a 404 like in prop.
@@ -247,8 +249,9 @@ func (pf *propfind) entry(r *resource) {
 			}
 		}
 		for i := range r.dead {
-			d := &r.dead[i]
-			b = appendProp(b, d.Name, d.Lang, d.Value)
+			if d := &r.dead[i]; d.Name.Space != nsDavd {
+				b = appendProp(b, d.Name, d.Lang, d.Value)
+			}
 		}
 		for i, n := range pf.names {
 			if lp := lookupLive(n); lp != nil && !lp.allprop {
@@ -263,10 +266,22 @@ func (pf *propfind) entry(r *resource) {
 	// with neither goes to the 404 propstat.
 	default:
 		for i, n := range pf.names {
+			if n.Space == nsDavd {
+				pf.missing = append(pf.missing, i) // davd's own, never shown
+				continue
+			}
 			if j := findDead(r.dead, n.Space, n.Local); j >= 0 {
 				d := &r.dead[j]
 				b = appendProp(b, d.Name, d.Lang, d.Value)
 				continue
+			}
+			// oc:checksums (ownCloud, rclone): the digests known for the current content.
+			if n.Space == nsOC && n.Local == "checksums" && !r.info.IsDir {
+				if known := knownDigests(r.dead, r.info.ETag); len(known) > 0 {
+					b = appendOCChecksums(appendOpen(b, n, "", false), known)
+					b = appendClose(b, n)
+					continue
+				}
 			}
 			if lp := lookupLive(n); lp != nil {
 				var ok bool
@@ -348,7 +363,7 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, p davpa
 			continue
 		// A computed live property is protected (§15): setting it is 403 with the
 		// cannot-modify-protected-property precondition (§16).
-		case lookupLive(n) != nil && lookupLive(n).protected:
+		case lookupLive(n) != nil && lookupLive(n).protected, n.Space == nsDavd:
 			statuses[i], conds[i], failed = http.StatusForbidden, "cannot-modify-protected-property", true
 			continue
 		// Without a property store no dead property can be kept: 403, rather than a 200 for a

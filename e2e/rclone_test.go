@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"crypto/sha1"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,7 +139,7 @@ func checkRemote(t *testing.T, step string, got map[string]remoteFile, want map[
 // supports them for the vendor.
 func TestRclone(t *testing.T) {
 	s := startServer(t, serverOpts{Flags: []string{"-no-fsync"}})
-	for _, vendor := range []string{"other", "owncloud"} {
+	for _, vendor := range []string{"other", "owncloud", "nextcloud"} {
 		t.Run(vendor, func(t *testing.T) {
 			base := ":webdav,url='" + s.URL + "',vendor=" + vendor + ":"
 			remote := base + "tree-" + vendor
@@ -164,7 +166,20 @@ func TestRclone(t *testing.T) {
 			}
 			rcloneRun(t, "copy", src, remote)
 			checkRemote(t, "copy", rcloneLsl(t, remote), files, modTimes)
-			rcloneRun(t, "check", src, remote)
+			out := rcloneRun(t, "check", src, remote)
+			if vendor != "other" {
+				// These vendors send OC-Checksum: SHA1 with every upload and read oc:checksums
+				// back; rclone checks MD5 (owncloud) or SHA1 (nextcloud) of every file.
+				if strings.Contains(out, "could not be checked") || !strings.Contains(out, "0 differences found") {
+					t.Fatalf("rclone check (vendor %s) did not compare checksums:\n%s", vendor, out)
+				}
+				sums := rcloneRun(t, "sha1sum", remote)
+				for name, f := range files {
+					if want := fmt.Sprintf("%x  %s", sha1.Sum(f.data), name); !strings.Contains(sums, want) {
+						t.Fatalf("rclone sha1sum lacks %q:\n%s", want, sums)
+					}
+				}
+			}
 
 			// Change the local tree and sync it: one file changed, one added, one removed.
 			files["a.txt"] = localFile{[]byte("alpha, changed and longer\n"), t0.Add(10 * time.Hour)}
