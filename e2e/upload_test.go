@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,7 +15,8 @@ import (
 	"time"
 )
 
-// TestCurlResumableUpload: an upload in ranges with curl (RFC 9110 §14.5 partial PUT). The
+// TestCurlResumableUpload: an upload in ranges with curl (RFC 9110 §14.5 partial PUT), checked
+// by RFC 9530 digests. The
 // first range creates the file; a transfer of the second is cut off mid-way (curl killed by its
 // own --max-time while the body trickles), which leaves the file as it was; HEAD tells where
 // to resume; the rest goes up in one more range, and the file on disk is byte for byte the
@@ -55,8 +58,20 @@ func TestCurlResumableUpload(t *testing.T) {
 	if err != nil || !strings.Contains(out, " 416") || !strings.Contains(strings.ToLower(out), fmt.Sprintf("content-range: bytes */%d", mib)) {
 		t.Fatalf("range past the end: %v\n%s", err, out)
 	}
-	if out, err := put(rest, fmt.Sprintf("bytes %d-%d/%d", resp.ContentLength, len(data)-1, len(data))); err != nil || out != "204" {
+	// The last range carries the digest of the whole file (RFC 9530 Repr-Digest): a wrong one
+	// is refused and changes nothing, the right one completes the upload.
+	sum := sha256.Sum256(data)
+	digest := "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+	rng := fmt.Sprintf("bytes %d-%d/%d", resp.ContentLength, len(data)-1, len(data))
+	if out, err := put(rest, rng, "-H", "Repr-Digest: sha-256=:"+base64.StdEncoding.EncodeToString(make([]byte, 32))+":"); err != nil || out != "400" {
+		t.Fatalf("resumed range with a wrong digest: %q %v", out, err)
+	}
+	if out, err := put(rest, rng, "-H", "Repr-Digest: "+digest); err != nil || out != "204" {
 		t.Fatalf("resumed range: %q %v", out, err)
+	}
+	out, err = runCmd(t, 30*time.Second, dir, nil, nil, curl, "-sS", "-o", "/dev/null", "-D", "-", "-H", "Want-Repr-Digest: sha-256=10", url)
+	if err != nil || !strings.Contains(out, "Repr-Digest: "+digest) {
+		t.Fatalf("GET with Want-Repr-Digest: %v\n%s", err, out)
 	}
 	got, err := os.ReadFile(filepath.Join(s.Root, "big.bin"))
 	if err != nil || !bytes.Equal(got, data) {
