@@ -16,11 +16,10 @@ import (
 )
 
 // TestCurlResumableUpload: an upload in ranges with curl (RFC 9110 §14.5 partial PUT), checked
-// by RFC 9530 digests. The
-// first range creates the file; a transfer of the second is cut off mid-way (curl killed by its
-// own --max-time while the body trickles), which leaves the file as it was; HEAD tells where
-// to resume; the rest goes up in one more range, and the file on disk is byte for byte the
-// original.
+// by RFC 9530 digests. The first range creates the file; a transfer of the second is cut off
+// mid-way (curl killed by its own --max-time while the body trickles), which leaves the file as
+// it was; HEAD tells where to resume; the rest goes up in one more range, and the file on disk
+// is byte for byte the original.
 func TestCurlResumableUpload(t *testing.T) {
 	curl := tool(t, "curl", "curl")
 	s := startServer(t, serverOpts{})
