@@ -40,8 +40,9 @@
 //
 // # Limitations and security
 //
-//   - Depth: infinity PROPFIND is refused with 403 and propfind-finite-depth unless enabled,
-//     and then bounded by Limits.MaxPropfindEntries (a 507 entry marks the cut).
+//   - Depth: infinity PROPFIND is answered (DefaultLimits; the zero Limits refuses it with 403
+//     and propfind-finite-depth), bounded by Limits.MaxPropfindEntries (a 507 entry marks the
+//     cut); the walk does not descend below symbolic links.
 //   - Request bodies are parsed with encoding/xml tokens under a size cap (413), a nesting cap
 //     and no DTD processing at all (400); the request URI and Destination are length-capped.
 //   - Dot segments in any encoding, NUL bytes, backslashes and invalid UTF-8 in paths are a 400,

@@ -49,7 +49,7 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		return err
 	}
 	// §9.1: a PROPFIND without Depth acts as infinity; §9.1 also lets a server refuse that with
-	// 403 and the propfind-finite-depth precondition, which is the default here.
+	// 403 and the propfind-finite-depth precondition (Limits.PropfindInfinity false).
 	depth, err := parseDepth(r, depthInfinity)
 	if err != nil {
 		return err

@@ -285,9 +285,9 @@ func hostileCases() []hostileCase {
 		{name: "PUT over max_put_bytes onto an existing file", user: "alice", method: "PUT", target: "/dav/ok.txt", body: strings.Repeat("x", 2*mib), want: four(413)},
 
 		// Depth and other headers.
-		{name: "PROPFIND Depth: infinity refused", user: "alice", method: "PROPFIND", target: "/dav/", hdr: []string{"Depth: infinity"}, body: propfindAll, want: four(403), check: func(t *testing.T, b string) {
-			if !strings.Contains(b, "propfind-finite-depth") {
-				t.Errorf("no propfind-finite-depth:\n%s", b)
+		{name: "PROPFIND Depth: infinity answered whole", user: "alice", method: "PROPFIND", target: "/dav/", hdr: []string{"Depth: infinity"}, body: propfindAll, want: four(207), check: func(t *testing.T, b string) {
+			if !strings.HasSuffix(strings.TrimSpace(b), "</D:multistatus>") || strings.Contains(b, "507") {
+				t.Errorf("Depth: infinity listing cut or unterminated:\n%s", b)
 			}
 		}},
 		{name: "bad Depth", user: "alice", method: "PROPFIND", target: "/dav/", hdr: []string{"Depth: 2"}, want: four(400)},
@@ -479,10 +479,15 @@ func TestHostile(t *testing.T) {
 	})
 }
 
-// TestHostilePropfindCap: with Depth: infinity enabled, one PROPFIND stops at
-// max_propfind_entries (a 507 entry marks the cut) and the server keeps serving.
+// TestHostilePropfindCap: Depth: infinity (answered by default) stops at max_propfind_entries
+// (a 507 entry marks the cut) and the server keeps serving; with propfind_infinity = false it
+// is refused with 403 and propfind-finite-depth.
 func TestHostilePropfindCap(t *testing.T) {
-	d := startDavd(t, davdOpts{Prefix: "/dav", Config: hostileConfig(t, "propfind_infinity = true\nmax_propfind_entries = 5\n"), Setup: hostileTree(t)})
+	off := startDavd(t, davdOpts{Prefix: "/dav", Config: hostileConfig(t, "propfind_infinity = false\n"), Setup: hostileTree(t)})
+	if _, b := off.want(403, req{Method: "PROPFIND", Path: "/", User: "admin", Pass: hostilePW, Hdr: map[string]string{"Depth": "infinity"}}); !strings.Contains(string(b), "propfind-finite-depth") {
+		t.Errorf("no propfind-finite-depth:\n%s", b)
+	}
+	d := startDavd(t, davdOpts{Prefix: "/dav", Config: hostileConfig(t, "max_propfind_entries = 5\n"), Setup: hostileTree(t)})
 	baseline := treeHash(t, d.Root, d.Outside)
 	_, b := d.want(207, req{Method: "PROPFIND", Path: "/", User: "admin", Pass: hostilePW, Hdr: map[string]string{"Depth": "infinity"}})
 	if n := strings.Count(string(b), "<D:response>"); n > 6 {

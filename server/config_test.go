@@ -264,7 +264,7 @@ func FuzzConfig(f *testing.F) {
 func TestLimitsKeys(t *testing.T) {
 	d := Defaults().Limits
 	if d.MaxPutBytes != 0 || d.MaxXMLBytes != 1<<20 || d.MaxXMLDepth != 64 || d.MaxURILen != davpath.MaxLen ||
-		d.PropfindInfinity || d.MaxPropfindEntries != 100000 || d.MaxTimeout != time.Hour ||
+		!d.PropfindInfinity || d.MaxPropfindEntries != 100000 || d.MaxTimeout != time.Hour ||
 		d.MaxLocks != 10000 || d.MaxPerPrincipal != 1000 {
 		t.Errorf("default limits changed: %+v", d)
 	}
@@ -273,7 +273,7 @@ max_put_bytes = 1
 max_xml_bytes = 2
 max_xml_depth = 3
 max_uri_len = 4
-propfind_infinity = true
+propfind_infinity = false
 max_propfind_entries = 5
 max_lock_timeout = "6s"
 max_locks = 7
@@ -285,7 +285,7 @@ max_locks_per_user = 7
 	}
 	want := Limits{}
 	want.MaxPutBytes, want.MaxXMLBytes, want.MaxXMLDepth, want.MaxURILen = 1, 2, 3, 4
-	want.PropfindInfinity, want.MaxPropfindEntries = true, 5
+	want.PropfindInfinity, want.MaxPropfindEntries = false, 5
 	want.MaxTimeout, want.MaxLocks, want.MaxPerPrincipal = 6*time.Second, 7, 7
 	if c.Limits != want {
 		t.Errorf("decoded %+v, want %+v", c.Limits, want)
