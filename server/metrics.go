@@ -194,6 +194,12 @@ type countingConn struct {
 	once sync.Once
 }
 
+// ReadFrom keeps the sendfile(2) path of the connection underneath (server/h1 and net/http
+// look for an io.ReaderFrom on the connection; without it a file body goes through a buffer).
+func (c *countingConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(c.Conn, r) }
+
+var _ io.ReaderFrom = (*countingConn)(nil)
+
 func (c *countingConn) Close() error {
 	c.once.Do(c.m.conns.Dec)
 	return c.Conn.Close()
