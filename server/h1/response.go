@@ -461,24 +461,18 @@ func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
 		// Never more than the declared length: one *io.LimitedReader (sendfile looks through
 		// one, not two).
 		remain := w.clen - w.written
+		send := rf.ReadFrom
 		if remain >= copyMin {
-			if lr, ok := src.(*io.LimitedReader); ok {
-				in := *lr
-				in.N = min(in.N, remain)
-				n0, err = io.CopyBuffer(writerOnly{w}, &in, *bp)
-				lr.N -= n0
-			} else {
-				n0, err = io.CopyBuffer(writerOnly{w}, &io.LimitedReader{R: src, N: remain}, *bp)
-			}
-			return n + n0, err
+			// The buffer is flushed: the copy writes to the connection as Write would.
+			send = func(r io.Reader) (int64, error) { return io.CopyBuffer(connWriter{c}, r, *bp) }
 		}
 		if lr, ok := src.(*io.LimitedReader); ok {
 			in := *lr
 			in.N = min(in.N, remain)
-			n0, err = rf.ReadFrom(&in)
+			n0, err = send(&in)
 			lr.N -= n0
 		} else {
-			n0, err = rf.ReadFrom(&io.LimitedReader{R: src, N: remain})
+			n0, err = send(&io.LimitedReader{R: src, N: remain})
 		}
 	}
 	w.written += n0
