@@ -133,16 +133,18 @@
   }
 
   const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+  function byName(a, b) {
+    return collator.compare(a.name, b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  }
+
   function compare(a, b) {
     if (a.dir !== b.dir) return a.dir ? -1 : 1; // folders first, whatever the order
     // Folders have no size: sorted by size, they keep their name order in either direction.
-    if (a.dir && sortKey === 'size') return collator.compare(a.name, b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    if (a.dir && sortKey === 'size') return byName(a, b);
     let c = 0;
     if (sortKey === 'size') c = a.size - b.size;
     else if (sortKey === 'modified') c = (Date.parse(a.modified) || 0) - (Date.parse(b.modified) || 0);
-    if (c === 0) c = collator.compare(a.name, b.name);
-    if (c === 0) c = a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-    return c * sortDir;
+    return (c || byName(a, b)) * sortDir;
   }
 
   function render() {
