@@ -150,6 +150,9 @@ func sniffless(w http.ResponseWriter) bool {
 // name is HTML-escaped and the page may load nothing (CSP default-src 'none'): a member named
 // like markup stays text.
 func (h *Handler) serveCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info) error {
+	if wantsZip(r) {
+		return h.serveZip(w, r, p, info)
+	}
 	if h.browser != nil && h.browser.Wants(r) {
 		h.browser.ServeCollection(w, r, p, info)
 		return nil

@@ -1,0 +1,128 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestZipDownload: a folder downloaded as one archive (issue 18's `GET /DIR/?download=zip`) by
+// curl, from the real binary, and checked by Info-ZIP's unzip, the extractor most scripts use.
+// The tree has rules and symbolic links: user a, whose rule hides /secret, gets every file she
+// may read and nothing of /secret, neither directly nor through the links that lead there; a
+// user without rules gets a file link's content but no folder link entered; a link out of the
+// root is never followed for anyone.
+func TestZipDownload(t *testing.T) {
+	curl := tool(t, "curl", "curl")
+	unzip := tool(t, "unzip", "unzip")
+	h := hashOf(t, "pw", 4)
+	tree := symlinkRulesTree(t)
+	d := startDavd(t, davdOpts{
+		Config: usersConfig(h, `a|rules = [{ path = "/secret", permissions = "none" }]`, "plain"),
+		Setup: func(root, outside string) {
+			tree(root, outside)
+			if err := os.WriteFile(filepath.Join(outside, "passwd"), []byte("outside the root\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for link, target := range map[string]string{"pub/out": outside, "pub/out.txt": filepath.Join(outside, "passwd")} {
+				if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+	})
+	common := map[string]string{
+		"pub/p.txt":           "public p\n",
+		"alice/a.txt":         "alice's a\n",
+		"bobdir/b.txt":        "bob's b\n",
+		"team/secret/s.txt":   "team secret\n",
+		"team/pub/p.txt":      "team public\n",
+		"team/pub/sub/q.txt":  "team public q\n",
+		"team/other/keep.txt": "keep\n",
+	}
+	with := func(m map[string]string, extra map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		user string
+		want map[string]string
+	}{
+		{"a", common},
+		{"plain", with(common, map[string]string{
+			"secret/s.txt":     "secret s\n",
+			"secret/sub/t.txt": "secret t\n",
+			"pub/sfile":        "secret s\n", // a link to a file inside the root is that file
+		})},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			dir := t.TempDir()
+			zipFile := filepath.Join(dir, "files.zip")
+			// -J takes the name from Content-Disposition; -f fails on any error status.
+			out, err := runCmd(t, 60*time.Second, dir, nil, nil, curl, "-sSf", "-u", tc.user+":pw",
+				"-o", zipFile, "-D", filepath.Join(dir, "headers"), d.URL+"?download=zip")
+			if err != nil {
+				t.Fatalf("curl: %v\n%s", err, out)
+			}
+			hdr, _ := os.ReadFile(filepath.Join(dir, "headers"))
+			if !strings.Contains(strings.ToLower(string(hdr)), "content-type: application/zip") {
+				t.Errorf("headers:\n%s", hdr)
+			}
+			if out, err := runCmd(t, 60*time.Second, dir, nil, nil, unzip, "-tq", zipFile); err != nil {
+				t.Fatalf("unzip -t: %v\n%s", err, out)
+			}
+			ext := filepath.Join(dir, "x")
+			if out, err := runCmd(t, 60*time.Second, dir, nil, nil, unzip, "-q", zipFile, "-d", ext); err != nil {
+				t.Fatalf("unzip: %v\n%s", err, out)
+			}
+			got := map[string]string{}
+			err = filepath.WalkDir(ext, func(p string, e fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if e.Type()&fs.ModeSymlink != 0 {
+					t.Errorf("the archive holds a symbolic link: %s", p)
+				}
+				if e.Type().IsRegular() {
+					b, err := os.ReadFile(p)
+					if err != nil {
+						return err
+					}
+					rel, _ := filepath.Rel(ext, p)
+					got[filepath.ToSlash(rel)] = string(b)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for n, c := range tc.want {
+				if got[n] != c {
+					t.Errorf("%s: %q, want %q", n, got[n], c)
+				}
+			}
+			for n, c := range got {
+				if _, ok := tc.want[n]; !ok {
+					t.Errorf("unexpected member %s (%q)", n, c)
+				}
+			}
+			// Folder links are entries, never entered: bobdir/toalice has nothing below it.
+			if _, err := os.Stat(filepath.Join(ext, "bobdir/toalice/a.txt")); err == nil {
+				t.Error("the walk entered a folder link")
+			}
+		})
+	}
+	// A folder a may not read is a 403, not an empty archive.
+	d.want(403, req{Method: "GET", Path: "/secret/?download=zip", User: "a", Pass: "pw"})
+}
