@@ -2,7 +2,7 @@
 // checked again over WebDAV with Node's own fetch. Run through run.sh, which starts the server and
 // sets DAVD_URL. Prints "browser: N passed, M failed" and exits non-zero on any failure.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -293,6 +293,17 @@ try {
     const a = row('report.pdf').getByRole('link', { name: 'Download report.pdf' });
     eq(await a.getAttribute('href'), P + '/report.pdf', 'href');
     eq(await a.getAttribute('download'), 'report.pdf', 'download attribute');
+  });
+
+  await check('a folder downloads as one zip (GET DIR/?download=zip)', async () => {
+    const a = row('Photos').getByRole('link', { name: 'Download Photos as zip' });
+    eq(await a.getAttribute('href'), P + '/Photos/?download=zip', 'href');
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 10_000 }), a.click()]);
+    eq(dl.suggestedFilename(), 'Photos.zip', 'file name');
+    const b = readFileSync(await dl.path());
+    eq(b.subarray(0, 4).toString('latin1'), 'PK\x03\x04', 'zip signature');
+    assert(b.includes(Buffer.from('cat.jpg')), 'cat.jpg is not in the archive');
+    eq(await page.locator('#download-folder').getAttribute('href'), P + '/?download=zip', 'toolbar link');
   });
 
   await check('open a folder and come back by the breadcrumbs', async () => {

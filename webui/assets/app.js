@@ -115,15 +115,14 @@
     }
 
     const act = el('td', 'c-act');
-    if (!e.dir) {
-      const dl = el('a', 'act');
-      dl.setAttribute('href', e.href);
-      dl.setAttribute('download', e.name);
-      dl.title = 'Download';
-      dl.setAttribute('aria-label', 'Download ' + e.name);
-      dl.append(icon('i-download'));
-      act.append(dl);
-    }
+    // A file downloads as itself, a folder as one zip the server streams (GET DIR/?download=zip).
+    const dl = el('a', 'act');
+    dl.setAttribute('href', e.dir ? e.href + '?download=zip' : e.href);
+    dl.setAttribute('download', e.dir ? e.name + '.zip' : e.name);
+    dl.title = e.dir ? 'Download as zip' : 'Download';
+    dl.setAttribute('aria-label', 'Download ' + e.name + (e.dir ? ' as zip' : ''));
+    dl.append(icon('i-download'));
+    act.append(dl);
     act.append(
       actionButton('i-rename', 'Rename ' + e.name, 'ren', () => rename(e)),
       actionButton('i-trash', 'Delete ' + e.name, 'del', () => remove(e)),
