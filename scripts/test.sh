@@ -66,6 +66,7 @@ need_packages() {
 	command -v npm >/dev/null || pkgs+=(npm)
 	command -v curl >/dev/null || pkgs+=(curl) # partial PUT and digests, as curl sends them
 	command -v unzip >/dev/null || pkgs+=(unzip) # reads the folder downloads back
+	command -v fusermount3 >/dev/null || pkgs+=(fuse3) # rclone mount, as docs/clients.md shows it
 	command -v stdbuf >/dev/null || pkgs+=(coreutils)
 	command -v gcc >/dev/null || pkgs+=(gcc libc6-dev) # cgo, for -race
 	command -v mount >/dev/null || pkgs+=(mount)
