@@ -51,27 +51,20 @@ func mustReplace(t *testing.T, s, old, new string) string {
 	return strings.ReplaceAll(s, old, new)
 }
 
-// TestDocsNginx: docs/deployment.md's nginx and davd blocks, as written (only the ports, the
-// certificate and davd's address swapped), carry litmus over HTTPS (103 tests: litmus skips expect100 on TLS) with no failure and no
-// warning, and COPY and MOVE whose Destination is the public https:// URL succeed: the
-// X-Forwarded-Proto and -Host the block sends are what davd needs to know its own URLs.
+// TestDocsNginx: docs/deployment.md's nginx and davd blocks, as written (only the port, the
+// certificate and davd's address swapped), carry litmus over HTTPS (103 tests: litmus skips
+// expect100 on TLS) with no failure and no warning, and COPY and MOVE whose Destination is the
+// public https:// URL succeed: the X-Forwarded-Host the block sends is what davd needs to know
+// its own URLs, since nginx's $host drops the port.
 func TestDocsNginx(t *testing.T) {
 	nginx := tool(t, "nginx", "nginx-light")
-	litmus := tool(t, "litmus", "litmus")
-	d := startDavd(t, davdOpts{Config: docBlock(t, "deployment.md", "davd-behind-proxy"), Prefix: "/dav"})
-
-	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := docBlock(t, "deployment.md", "nginx")
-	server = mustReplace(t, server, "listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", port))
-	server = mustReplace(t, server, "/etc/letsencrypt/live/dav.example.org/fullchain.pem", cert)
-	server = mustReplace(t, server, "/etc/letsencrypt/live/dav.example.org/privkey.pem", key)
-	server = mustReplace(t, server, "http://127.0.0.1:8080;", "http://"+d.Addr+";")
-	conf := fmt.Sprintf(`daemon off;
+	testDocsProxy(t, func(t *testing.T, dir string, port int, cert, key, upstream string) *exec.Cmd {
+		server := docBlock(t, "deployment.md", "nginx")
+		server = mustReplace(t, server, "listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", port))
+		server = mustReplace(t, server, "/etc/letsencrypt/live/dav.example.org/fullchain.pem", cert)
+		server = mustReplace(t, server, "/etc/letsencrypt/live/dav.example.org/privkey.pem", key)
+		server = mustReplace(t, server, "http://127.0.0.1:8080;", "http://"+upstream+";")
+		conf := fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -86,34 +79,115 @@ http {
   scgi_temp_path %[1]s/scgi;
 %[2]s}
 `, dir, server)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		confPath := filepath.Join(dir, "nginx.conf")
+		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return exec.Command(nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
+	})
+}
+
+// TestDocsApache: the Apache httpd block of docs/deployment.md, as written inside a minimal
+// server configuration (the modules it names, a pid file, the port and certificate swapped).
+func TestDocsApache(t *testing.T) {
+	apache := tool(t, "apache2", "apache2")
+	testDocsProxy(t, func(t *testing.T, dir string, port int, cert, key, upstream string) *exec.Cmd {
+		vhost := docBlock(t, "deployment.md", "apache")
+		vhost = mustReplace(t, vhost, "<VirtualHost *:443>", fmt.Sprintf("<VirtualHost 127.0.0.1:%d>", port))
+		vhost = mustReplace(t, vhost, "/etc/letsencrypt/live/dav.example.org/fullchain.pem", cert)
+		vhost = mustReplace(t, vhost, "/etc/letsencrypt/live/dav.example.org/privkey.pem", key)
+		vhost = mustReplace(t, vhost, "http://127.0.0.1:8080/dav", "http://"+upstream+"/dav")
+		mods := "/usr/lib/apache2/modules/"
+		var load strings.Builder
+		for _, m := range []string{"mpm_event", "authz_core", "proxy", "proxy_http", "headers", "ssl", "socache_shmcb"} {
+			fmt.Fprintf(&load, "LoadModule %s_module %smod_%s.so\n", m, mods, m)
+		}
+		conf := fmt.Sprintf(`ServerRoot %[1]s
+ServerName 127.0.0.1
+Listen 127.0.0.1:%[2]d
+PidFile %[1]s/httpd.pid
+ErrorLog %[1]s/error.log
+LogLevel warn
+DefaultRuntimeDir %[1]s
+Mutex file:%[1]s default
+User www-data
+Group www-data
+%[3]s
+SSLSessionCache shmcb:%[1]s/ssl_cache(512000)
+%[4]s
+`, dir, port, load.String(), vhost)
+		confPath := filepath.Join(dir, "httpd.conf")
+		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return exec.Command(apache, "-f", confPath, "-DFOREGROUND")
+	})
+}
+
+// TestDocsCaddy: the Caddy block of docs/deployment.md, with the site address swapped for the
+// test's port and certificate (automatic HTTPS needs a public name) and Caddy's admin API off.
+func TestDocsCaddy(t *testing.T) {
+	caddy := tool(t, "caddy", "caddy")
+	testDocsProxy(t, func(t *testing.T, dir string, port int, cert, key, upstream string) *exec.Cmd {
+		site := docBlock(t, "deployment.md", "caddy")
+		site = mustReplace(t, site, "dav.example.org {", fmt.Sprintf("https://127.0.0.1:%d {\n    tls %s %s", port, cert, key))
+		site = mustReplace(t, site, "127.0.0.1:8080", upstream)
+		conf := fmt.Sprintf("{\n  admin off\n  storage file_system %s\n  auto_https disable_redirects\n}\n%s", filepath.Join(dir, "storage"), site)
+		confPath := filepath.Join(dir, "Caddyfile")
+		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(caddy, "run", "--adapter", "caddyfile", "--config", confPath)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+		return cmd
+	})
+}
+
+// testDocsProxy starts davd from the documented davd-behind-proxy block and the proxy that
+// start returns (configured for port, the certificate pair and davd's address), then checks
+// through the proxy over HTTPS: COPY and MOVE with the public URL as Destination, the
+// listing's hrefs under the prefix, and litmus.
+func testDocsProxy(t *testing.T, start func(t *testing.T, dir string, port int, cert, key, upstream string) *exec.Cmd) {
+	litmus := tool(t, "litmus", "litmus")
+	d := startDavd(t, davdOpts{Config: docBlock(t, "deployment.md", "davd-behind-proxy"), Prefix: "/dav"})
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	port, err := freePort()
+	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(nginx, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd := start(t, dir, port, cert, key, d.Addr)
+	logPath := filepath.Join(dir, "proxy.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { cmd.Wait(); logf.Close(); close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
+			<-exited
 		}
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("--- nginx error log ---\n%s\n--- nginx.conf ---\n%s", b, conf)
+			for _, f := range []string{"proxy.log", "error.log"} {
+				b, _ := os.ReadFile(filepath.Join(dir, f))
+				t.Logf("--- %s ---\n%s", f, b)
+			}
 		}
 	})
 	pub := fmt.Sprintf("https://127.0.0.1:%d/dav/", port)
-	// d's requests now go through nginx, to a certificate made for the test.
+	// d's requests now go through the proxy, to a certificate made for the test.
 	d.URL = pub
 	d.Client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		probe, _ := http.NewRequest("OPTIONS", pub, nil)
 		if resp, err := d.Client.Do(probe); err == nil {
@@ -124,22 +198,27 @@ http {
 		}
 		select {
 		case <-exited:
-			t.Fatal("nginx exited during start-up")
+			t.Fatal("the proxy exited during start-up")
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("nginx did not answer within 10 s")
+			t.Fatal("the proxy did not answer within 15 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 
 	// COPY and MOVE with the absolute public URL as Destination, as Windows, KeePass and
 	// WinSCP send it; the result is read back through the proxy.
-	d.want(201, req{Method: "PUT", Path: "/a.txt", Body: []byte("through nginx\n")})
+	d.want(201, req{Method: "PUT", Path: "/a.txt", Body: []byte("through the proxy\n")})
 	d.want(201, req{Method: "COPY", Path: "/a.txt", Hdr: map[string]string{"Destination": pub + "b.txt"}})
 	d.want(201, req{Method: "MOVE", Path: "/b.txt", Hdr: map[string]string{"Destination": pub + "c%20d.txt"}})
-	if _, b := d.want(200, req{Method: "GET", Path: "/c%20d.txt"}); string(b) != "through nginx\n" {
+	if _, b := d.want(200, req{Method: "GET", Path: "/c%20d.txt"}); string(b) != "through the proxy\n" {
 		t.Fatalf("GET after MOVE: %q", b)
+	}
+	// A name with an encoded slash and percent sign reaches davd as sent.
+	d.want(201, req{Method: "PUT", Path: "/100%25%20sure.txt", Body: []byte("x")})
+	if _, err := os.Stat(filepath.Join(d.Root, "100% sure.txt")); err != nil {
+		t.Errorf("the percent-encoded name did not arrive intact: %v", err)
 	}
 	_, b := d.want(207, req{Method: "PROPFIND", Path: "/", Hdr: map[string]string{"Depth": "1"}})
 	if !strings.Contains(string(b), "<D:href>/dav/c%20d.txt</D:href>") {

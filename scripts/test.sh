@@ -67,6 +67,8 @@ need_packages() {
 	command -v curl >/dev/null || pkgs+=(curl) # partial PUT and digests, as curl sends them
 	command -v unzip >/dev/null || pkgs+=(unzip) # reads the folder downloads back
 	command -v fusermount3 >/dev/null || pkgs+=(fuse3) # rclone mount, as docs/clients.md shows it
+	command -v apache2 >/dev/null || pkgs+=(apache2) # docs/deployment.md's Apache block, run by e2e
+	command -v caddy >/dev/null || pkgs+=(caddy) # docs/deployment.md's Caddy block, run by e2e
 	command -v stdbuf >/dev/null || pkgs+=(coreutils)
 	command -v gcc >/dev/null || pkgs+=(gcc libc6-dev) # cgo, for -race
 	command -v mount >/dev/null || pkgs+=(mount)
