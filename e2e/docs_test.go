@@ -338,3 +338,46 @@ func TestDocsClients(t *testing.T) {
 		t.Errorf("cadaver's unlock left a lock:\n%s", b)
 	}
 }
+
+// TestDocsDavfs2: the davfs2 block of docs/clients.md, run by bash as root with a directory of
+// the test's own in place of /etc/davfs2 and /mnt/dav: the mount writes a file that the server
+// holds after the unmount.
+func TestDocsDavfs2(t *testing.T) {
+	tool(t, "mount.davfs", "davfs2")
+	if os.Geteuid() != 0 {
+		t.Fatalf("the davfs2 block needs root to mount (euid %d)", os.Geteuid())
+	}
+	h := hashOf(t, "pw", 4)
+	d := startDavd(t, davdOpts{Config: usersConfig(h, "alice")})
+	// davfs2 runs as its own user and must reach its cache: not a 0700 test temp dir.
+	base, err := os.MkdirTemp("", "davd-docs-davfs2-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	etc, mnt, cache := filepath.Join(base, "etc"), filepath.Join(base, "mnt"), filepath.Join(base, "cache")
+	for _, p := range []string{etc, cache} {
+		if err := os.MkdirAll(p, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, 0o777)
+	}
+	conf := fmt.Sprintf("buf_size 64\nuse_locks 1\ndelay_upload 0\ncache_dir %s\nsecrets %s/secrets\n", cache, etc)
+	if err := os.WriteFile(filepath.Join(etc, "davfs2.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	block := docBlock(t, "clients.md", "davfs2")
+	block = mustReplace(t, block, "https://dav.example.org/dav/", d.URL)
+	block = mustReplace(t, block, `"her password"`, `"pw"`)
+	block = mustReplace(t, block, "/etc/davfs2", etc)
+	block = mustReplace(t, block, "/mnt/dav", mnt)
+	t.Cleanup(func() { runCmd(t, 30*time.Second, "", nil, nil, "umount", "-l", mnt) })
+	out, err := runCmd(t, 2*time.Minute, base, nil, nil, "bash", "-euo", "pipefail", "-c", block)
+	if err != nil {
+		t.Fatalf("docs/clients.md davfs2 block: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(d.Root, "from-davfs2.txt")); err != nil || string(b) != "written through the mount\n" {
+		t.Fatalf("the file written through the mount, on the server: %q %v\n%s", b, err, out)
+	}
+}
