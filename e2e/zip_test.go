@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,41 @@ func TestZipDownload(t *testing.T) {
 	}
 	// A folder a may not read is a 403, not an empty archive.
 	d.want(403, req{Method: "GET", Path: "/secret/?download=zip", User: "a", Pass: "pw"})
+}
+
+// TestBrowserRights: the real binary's browser view offers a read-only user no Upload, New
+// folder, Rename or Delete, and names the signed-in user; a read-write user gets them all
+// (issue 18 item 7: the page knows the user's rights for the folder).
+func TestBrowserRights(t *testing.T) {
+	h := hashOf(t, "pw", 4)
+	d := startDavd(t, davdOpts{
+		Config: usersConfig(h, `reader|permissions = "read-only"`, "writer",
+			`mixed|rules = [{ path = "/locked.txt", permissions = "read-only" }]`),
+		Setup: func(root, _ string) {
+			os.WriteFile(filepath.Join(root, "locked.txt"), []byte("x"), 0o644)
+			os.WriteFile(filepath.Join(root, "free.txt"), []byte("y"), 0o644)
+		},
+	})
+	page := func(user string) string {
+		_, b := d.want(200, req{Method: "GET", Path: "/", User: user, Pass: "pw", Hdr: map[string]string{"Accept": "text/html"}})
+		return string(b)
+	}
+	r := page("reader")
+	if strings.Contains(r, `id="new-folder"`) || strings.Contains(r, `id="picker"`) || strings.Contains(r, `data-writable="true"`) {
+		t.Errorf("a read-only user is offered changes:\n%s", r)
+	}
+	if !strings.Contains(r, `title="Signed in as reader"`) {
+		t.Error("the page does not name the signed-in user")
+	}
+	w := page("writer")
+	if !strings.Contains(w, `id="new-folder"`) || !strings.Contains(w, `id="picker"`) || strings.Contains(w, `data-writable="false"`) {
+		t.Errorf("a read-write user is not offered changes:\n%s", w)
+	}
+	m := page("mixed")
+	for _, row := range []struct{ name, want string }{{"locked.txt", "false"}, {"free.txt", "true"}} {
+		re := regexp.MustCompile(`<tr data-name="` + regexp.QuoteMeta(row.name) + `"[^>]*data-writable="` + row.want + `"`)
+		if !re.MatchString(m) {
+			t.Errorf("mixed: row %s is not data-writable=%s", row.name, row.want)
+		}
+	}
 }

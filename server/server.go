@@ -435,6 +435,9 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		opt.Visible = func(ctx context.Context, p davpath.Path) bool {
 			return pol.Allow(ctx, access.Principal(ctx), access.Read, p)
 		}
+		opt.Writable = func(ctx context.Context, p davpath.Path) bool {
+			return pol.Allow(ctx, access.Principal(ctx), access.Write, p)
+		}
 	}
 	ui := webui.New(fsys, opt)
 	h, err := dav.New(dav.Config{

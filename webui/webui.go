@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/davd/davd/access"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/storage"
 )
@@ -41,6 +42,11 @@ type Options struct {
 	// Visible, when non-nil, hides the members for which it returns false. The engine passes
 	// its read-access check, so the page lists what a PROPFIND by the same principal would.
 	Visible func(ctx context.Context, p davpath.Path) bool
+	// Writable, when non-nil, reports whether the principal may change p (the engine's write
+	// check): the page offers upload, new folder, rename and delete only where they would
+	// succeed. Without it everything visible is writable. The server still checks every request;
+	// this only keeps the page from offering what it would refuse.
+	Writable func(ctx context.Context, p davpath.Path) bool
 	// Error, when non-nil, writes the response for a failed listing (nothing has been written
 	// yet), so the engine can use its one error-to-status mapping. Without it, fs.ErrNotExist
 	// is a 404, fs.ErrPermission a 403 and anything else a 500 with a generic body.
@@ -174,6 +180,8 @@ type Entry struct {
 	// Modified is the modification time in RFC 3339, UTC, or "" when unknown.
 	Modified string `json:"modified"`
 	ETag     string `json:"etag"`
+	// Writable reports whether the principal may change (rename, delete, overwrite) the member.
+	Writable bool `json:"writable"`
 }
 
 // Listing is the JSON document served for ?format=json.
@@ -225,7 +233,7 @@ func (u *UI) ServeCollection(w http.ResponseWriter, r *http.Request, p davpath.P
 	if asJSON {
 		err = json.NewEncoder(bw).Encode(Listing{Path: p.String(), Entries: entries})
 	} else {
-		err = u.page.Execute(bw, u.pageData(p, entries))
+		err = u.page.Execute(bw, u.pageData(r.Context(), p, entries))
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -251,11 +259,12 @@ func (u *UI) list(ctx context.Context, p davpath.Path) ([]Entry, error) {
 			continue
 		}
 		e := Entry{
-			Name: info.Name,
-			Href: child.Escape(u.prefix, info.IsDir),
-			Dir:  info.IsDir,
-			Size: info.Size,
-			ETag: info.ETag,
+			Name:     info.Name,
+			Href:     child.Escape(u.prefix, info.IsDir),
+			Dir:      info.IsDir,
+			Size:     info.Size,
+			ETag:     info.ETag,
+			Writable: u.writable(ctx, child),
 		}
 		if info.IsDir {
 			e.Size = 0
@@ -275,6 +284,11 @@ func (u *UI) list(ctx context.Context, p davpath.Path) ([]Entry, error) {
 		return cmp.Or(cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.Name, b.Name))
 	})
 	return entries, nil
+}
+
+// writable applies Options.Writable.
+func (u *UI) writable(ctx context.Context, p davpath.Path) bool {
+	return u.opt.Writable == nil || u.opt.Writable(ctx, p)
 }
 
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, p davpath.Path, err error) {
@@ -312,12 +326,18 @@ type pageData struct {
 	RootHref string
 	Crumbs   []crumb
 	Entries  []Entry
-	Style    template.CSS
-	Script   template.JS
+	// CanWrite: the principal may create members here (upload, new folder).
+	CanWrite bool
+	// User is the signed-in principal's name, "" when anonymous.
+	User   string
+	Style  template.CSS
+	Script template.JS
 }
 
-func (u *UI) pageData(p davpath.Path, entries []Entry) pageData {
+func (u *UI) pageData(ctx context.Context, p davpath.Path, entries []Entry) pageData {
 	d := pageData{
+		CanWrite: u.writable(ctx, p),
+		User:     access.Principal(ctx),
 		Title:    u.opt.Title,
 		Path:     p.String(),
 		Heading:  p.Base(),

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/davd/davd/access"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/storage"
 )
@@ -274,7 +275,7 @@ func TestJSON(t *testing.T) {
 				t.Fatalf("%d entries", len(list))
 			}
 			first := list[0].(map[string]any)
-			wantKeys := []string{"dir", "etag", "href", "modified", "name", "size"}
+			wantKeys := []string{"dir", "etag", "href", "modified", "name", "size", "writable"}
 			for _, k := range wantKeys {
 				if _, ok := first[k]; !ok {
 					t.Errorf("entry lacks %q", k)
@@ -306,8 +307,8 @@ func TestJSON(t *testing.T) {
 	}
 	for name, want := range map[string]Entry{
 		hostile: {Name: hostile, Href: "/dav/%3Cimg%20src=x%20onerror=alert(1)%3E.txt", Size: 5,
-			Modified: "2026-03-04T05:06:07Z", ETag: `"h1"`},
-		"a dir": {Name: "a dir", Href: "/dav/a%20dir/", Dir: true, Modified: "2026-03-04T05:06:07Z"},
+			Modified: "2026-03-04T05:06:07Z", ETag: `"h1"`, Writable: true},
+		"a dir": {Name: "a dir", Href: "/dav/a%20dir/", Dir: true, Modified: "2026-03-04T05:06:07Z", Writable: true},
 	} {
 		if got := byName[name]; got != want {
 			t.Errorf("%s:\n got %+v\nwant %+v", name, got, want)
@@ -465,6 +466,66 @@ func TestIconFor(t *testing.T) {
 	} {
 		if got := iconFor(tc.name, tc.dir); got != tc.want {
 			t.Errorf("iconFor(%q, %v) = %q, want %q", tc.name, tc.dir, got, tc.want)
+		}
+	}
+}
+
+// TestRightsInPage: the page offers only what the principal may do (issue 18 item 7). A
+// read-only folder has no Upload or New folder and says it is read-only; a member the principal
+// may not change has no Rename or Delete (data-writable false, the script's cue); the JSON
+// listing carries the same flag; the signed-in user is named in the header.
+func TestRightsInPage(t *testing.T) {
+	ro := map[davpath.Path]bool{"/": true, "/b.txt": true}
+	u := New(testFS(), Options{Prefix: "/dav", Writable: func(_ context.Context, p davpath.Path) bool { return !ro[p] }})
+	r := httptest.NewRequest("GET", "/dav/", nil)
+	for k, v := range browser {
+		r.Header.Set(k, v)
+	}
+	r = r.WithContext(access.WithPrincipal(r.Context(), "alice"))
+	w := httptest.NewRecorder()
+	u.ServeCollection(w, r, "/", storage.Info{IsDir: true, ModTime: when})
+	body := w.Body.String()
+	for _, bad := range []string{`id="new-folder"`, `id="picker"`, "Drop files"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("read-only folder page offers %s", bad)
+		}
+	}
+	for _, want := range []string{`data-writable="false"`, "You can read this folder but not change it", `<span class="who" title="Signed in as alice">`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	rows := regexp.MustCompile(`<tr data-name="([^"]*)"[^>]*data-writable="(true|false)"`).FindAllStringSubmatch(body, -1)
+	if len(rows) != 5 {
+		t.Fatalf("%d rows with data-writable", len(rows))
+	}
+	for _, m := range rows {
+		if want := m[1] != "b.txt"; (m[2] == "true") != want {
+			t.Errorf("row %s: data-writable=%s", m[1], m[2])
+		}
+	}
+
+	// A writable folder offers both; an anonymous request names nobody.
+	ro["/"] = false
+	w = serve(t, u, "GET", "/dav/", "/", browser)
+	body = w.Body.String()
+	for _, want := range []string{`id="new-folder"`, `id="picker"`, `data-writable="true"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("writable folder page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `class="who"`) {
+		t.Error("anonymous page names a user")
+	}
+
+	var l Listing
+	w = serve(t, u, "GET", "/dav/?format=json", "/", nil)
+	if err := json.Unmarshal(w.Body.Bytes(), &l); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range l.Entries {
+		if e.Writable != (e.Name != "b.txt") {
+			t.Errorf("JSON %s: writable %v", e.Name, e.Writable)
 		}
 	}
 }

@@ -8,6 +8,9 @@
   const $ = (id) => document.getElementById(id);
 
   const dirHref = document.body.dataset.href; // escaped, ends with "/"
+  // What the principal may do here, as the server rendered it: the page offers only what the
+  // server would allow (it still checks every request).
+  const canWrite = document.body.dataset.writable === 'true';
   const tbody = document.querySelector('#listing tbody');
   const status = $('status');
   const emptyBox = $('empty');
@@ -123,10 +126,9 @@
     dl.setAttribute('aria-label', 'Download ' + e.name + (e.dir ? ' as zip' : ''));
     dl.append(icon('i-download'));
     act.append(dl);
-    act.append(
-      actionButton('i-rename', 'Rename ' + e.name, 'ren', () => rename(e)),
-      actionButton('i-trash', 'Delete ' + e.name, 'del', () => remove(e)),
-    );
+    // Renaming writes the folder's namespace and the member; deleting, the member.
+    if (e.writable && canWrite) act.append(actionButton('i-rename', 'Rename ' + e.name, 'ren', () => rename(e)));
+    if (e.writable) act.append(actionButton('i-trash', 'Delete ' + e.name, 'del', () => remove(e)));
     tr.append(name, size, mod, act);
     return tr;
   }
@@ -387,26 +389,28 @@
   }
 
   const picker = $('picker');
-  picker.addEventListener('change', () => {
-    upload(picker.files);
-    picker.value = '';
-  });
-  $('new-folder').addEventListener('click', newFolder);
+  if (canWrite) {
+    picker.addEventListener('change', () => {
+      upload(picker.files);
+      picker.value = '';
+    });
+    $('new-folder').addEventListener('click', newFolder);
+  }
 
   // Drag and drop anywhere on the page. Folders are not uploaded (their entries are not files).
   const drop = $('drop');
   let depth = 0;
   const hasFiles = (ev) => ev.dataTransfer && Array.from(ev.dataTransfer.types || []).includes('Files');
   document.addEventListener('dragenter', (ev) => {
-    if (!hasFiles(ev)) return;
+    if (!canWrite || !hasFiles(ev)) return;
     ev.preventDefault();
     depth++;
     drop.hidden = false;
   });
   document.addEventListener('dragover', (ev) => {
     if (!hasFiles(ev)) return;
-    ev.preventDefault();
-    ev.dataTransfer.dropEffect = 'copy';
+    ev.preventDefault(); // also where nothing may be uploaded: the browser must not open the file
+    ev.dataTransfer.dropEffect = canWrite ? 'copy' : 'none';
   });
   document.addEventListener('dragleave', () => {
     depth = Math.max(0, depth - 1);
@@ -414,6 +418,7 @@
   });
   document.addEventListener('drop', (ev) => {
     if (!ev.dataTransfer) return;
+    if (!canWrite) { ev.preventDefault(); return; } // never let the browser open the file instead
     ev.preventDefault();
     depth = 0;
     drop.hidden = true;
@@ -444,6 +449,7 @@
     size: Number(tr.dataset.size) || 0,
     modified: tr.dataset.modified || '',
     etag: tr.dataset.etag || '',
+    writable: tr.dataset.writable === 'true',
   }));
   render();
 })();
