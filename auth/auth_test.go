@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,45 @@ func TestMiddleware(t *testing.T) {
 				t.Errorf("body %q, want principal=%s", got, tt.principal)
 			}
 		})
+	}
+}
+
+// TestUnauthorizedPage: a browser that is refused (issue 18 item 7) gets a page with a way to
+// sign in again, not the bare word, under a CSP that lets it load and run nothing; other clients
+// keep the plain text, and both keep the challenge.
+func TestUnauthorizedPage(t *testing.T) {
+	h := Middleware(Options{Users: testUsers(t, bcrypt.MinCost)}, http.NotFoundHandler())
+	for _, tc := range []struct {
+		method, accept, ctype, body string
+	}{
+		{"GET", "text/html,application/xhtml+xml", "text/html; charset=utf-8", `<a href="">Sign in</a>`},
+		{"GET", "", "text/plain; charset=utf-8", "Unauthorized\n"},
+		{"PROPFIND", "text/html", "text/plain; charset=utf-8", "Unauthorized\n"},
+	} {
+		r := httptest.NewRequest(tc.method, "/x/", nil)
+		if tc.accept != "" {
+			r.Header.Set("Accept", tc.accept)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 401 || w.Header().Get("WWW-Authenticate") == "" {
+			t.Fatalf("%s %q: %d, challenge %q", tc.method, tc.accept, w.Code, w.Header().Get("WWW-Authenticate"))
+		}
+		if ct := w.Header().Get("Content-Type"); ct != tc.ctype {
+			t.Errorf("%s %q: Content-Type %q, want %q", tc.method, tc.accept, ct, tc.ctype)
+		}
+		if !strings.Contains(w.Body.String(), tc.body) {
+			t.Errorf("%s %q: body %q lacks %q", tc.method, tc.accept, w.Body.String(), tc.body)
+		}
+		if cl := w.Header().Get("Content-Length"); cl != strconv.Itoa(w.Body.Len()) {
+			t.Errorf("Content-Length %s for %d bytes", cl, w.Body.Len())
+		}
+		if tc.ctype[:9] == "text/html" {
+			csp := w.Header().Get("Content-Security-Policy")
+			if !strings.HasPrefix(csp, "default-src 'none'; style-src 'sha256-") || strings.Contains(csp, "unsafe") {
+				t.Errorf("CSP %q", csp)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -52,7 +54,7 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 				next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), "")))
 				return
 			}
-			unauthorized(w)
+			unauthorized(w, r)
 			return
 		}
 		name = StripDomain(name)
@@ -87,7 +89,7 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 					}
 				}
 			}
-			unauthorized(w)
+			unauthorized(w, r)
 			return
 		}
 		// The credentials are not needed past this point; do not hand them to anything else.
@@ -114,11 +116,51 @@ func tooMany(w http.ResponseWriter, wait time.Duration) {
 	w.Write([]byte("Too many failed logins; try later.\n"))
 }
 
-func unauthorized(w http.ResponseWriter) {
+// unauthorized answers 401 with the Basic challenge (RFC 9110 §11.6.1). A browser (Accept with
+// text/html) gets a small page instead of the bare word: it shows when the user cancels the
+// browser's sign-in dialog, and its link asks again. The page loads nothing and runs nothing.
+func unauthorized(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("WWW-Authenticate", challenge)
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Length", "13")
+	body := "Unauthorized\n"
+	if wantsHTML(r) {
+		body = signInPage
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", signInCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+	} else {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusUnauthorized)
-	w.Write([]byte("Unauthorized\n"))
+	if r.Method != http.MethodHead {
+		w.Write([]byte(body))
+	}
 }
+
+// wantsHTML reports a GET or HEAD from a browser navigating (Accept names text/html).
+func wantsHTML(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+const signInStyle = "body{font:16px/1.5 system-ui,sans-serif;max-width:32em;margin:15vh auto;padding:0 1em}a{font-weight:600}"
+
+// signInCSP allows the page's one inline style, by its hash, and nothing else.
+var signInCSP = func() string {
+	sum := sha256.Sum256([]byte(signInStyle))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
+
+// signInPage is the 401 page for browsers. Its link is the page itself: following it makes the
+// browser ask for the name and password again.
+const signInPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark"><title>Sign-in needed</title>
+<style>` + signInStyle + `</style>
+</head><body><h1>Sign-in needed</h1>
+<p>This server needs your user name and password. Without them it shows nothing.</p>
+<p><a href="">Sign in</a></p>
+</body></html>
+`

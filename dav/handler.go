@@ -29,6 +29,14 @@ type Browser interface {
 	ServeCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info)
 }
 
+// ErrorPager is implemented by a Browser that also renders the failures of the requests it
+// Wants as pages for people (an HTML page with a way back, rather than "Not Found"). The engine
+// has chosen the status; ServeError writes the whole response with it, or reports false to
+// leave the engine's plain answer (a script asking for JSON, say).
+type ErrorPager interface {
+	ServeError(w http.ResponseWriter, r *http.Request, code int) bool
+}
+
 // Limits bound what one request may cost. Zero fields take the defaults in DefaultLimits. The
 // toml tags are the keys of davd's configuration file ([limits]), which embeds this type. Lock
 // timeouts are capped by the lock manager alone (lock.Limits.MaxTimeout).
@@ -375,6 +383,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	// A 304 has no body (RFC 9110 §15.4.5), and its validators were set by the conditional check.
 	if code == http.StatusNotModified {
 		w.WriteHeader(code)
+		return
+	}
+	if ep, ok := h.browser.(ErrorPager); ok && h.browser.Wants(r) && ep.ServeError(w, r, code) {
 		return
 	}
 	http.Error(w, http.StatusText(code), code)

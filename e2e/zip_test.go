@@ -164,3 +164,26 @@ func TestBrowserRights(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserErrorPages: through the real binary, a browser that asks for something missing
+// gets a page with a way back, and one refused its credentials a page to sign in again, both
+// with the right status; a WebDAV client gets the plain answers as before.
+func TestBrowserErrorPages(t *testing.T) {
+	h := hashOf(t, "pw", 4)
+	d := startDavd(t, davdOpts{Config: usersConfig(h, "alice")})
+	html := map[string]string{"Accept": "text/html,application/xhtml+xml"}
+	_, b := d.want(404, req{Method: "GET", Path: "/gone/file.txt", User: "alice", Pass: "pw", Hdr: html})
+	if !strings.Contains(string(b), `href="/gone/">Parent folder`) || !strings.Contains(string(b), `href="/">Top`) {
+		t.Errorf("404 page:\n%s", b)
+	}
+	_, b = d.want(401, req{Method: "GET", Path: "/", Hdr: html})
+	if !strings.Contains(string(b), `<a href="">Sign in</a>`) {
+		t.Errorf("401 page:\n%s", b)
+	}
+	if _, b = d.want(404, req{Method: "GET", Path: "/gone", User: "alice", Pass: "pw"}); string(b) != "Not Found\n" {
+		t.Errorf("plain 404: %q", b)
+	}
+	if _, b = d.want(401, req{Method: "PROPFIND", Path: "/"}); string(b) != "Unauthorized\n" {
+		t.Errorf("plain 401: %q", b)
+	}
+}

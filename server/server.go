@@ -549,6 +549,8 @@ type browser struct{ *webui.UI }
 
 func (browser) Wants(r *http.Request) bool { return webui.Wants(r) }
 
+var _ dav.ErrorPager = browser{}
+
 // RunOptions are the hooks of Run.
 type RunOptions struct {
 	// Ready, when set, is called with the bound address once listening.

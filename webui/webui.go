@@ -2,6 +2,7 @@ package webui
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -65,6 +66,7 @@ type UI struct {
 	script  template.JS
 	csp     string
 	rootURL string
+	errPage *template.Template
 }
 
 // New returns a UI over b.
@@ -90,6 +92,7 @@ func New(b storage.Backend, opt Options) *UI {
 		csp:    contentSecurityPolicy(script, style),
 	}
 	u.rootURL = davpath.Root.Escape(u.prefix, true)
+	u.errPage = template.Must(template.New("error").Parse(errorPage))
 	return u
 }
 
@@ -285,6 +288,87 @@ func (u *UI) list(ctx context.Context, p davpath.Path) ([]Entry, error) {
 	})
 	return entries, nil
 }
+
+// ServeError writes the page of a failed GET or HEAD for a browser navigating (Accept with
+// text/html): the status the engine chose, what it means in a sentence, and links to the parent
+// folder and the top, under the page's CSP. It reports false, writing nothing, for a script's
+// JSON request, which keeps the engine's plain answer. It implements dav.ErrorPager.
+func (u *UI) ServeError(w http.ResponseWriter, r *http.Request, code int) bool {
+	if wantsJSON(r) || !accepts(r, "text/html") {
+		return false
+	}
+	msg := "The server could not answer this request."
+	switch {
+	case code == http.StatusNotFound:
+		msg = "Nothing is at this address. It may have been moved, renamed or deleted."
+	case code == http.StatusForbidden:
+		msg = "You may not open this."
+	case code == http.StatusServiceUnavailable:
+		msg = "The server cannot reach its storage just now. Try again in a moment."
+	case code >= 500:
+		msg = "The server failed to answer this request. Try again later."
+	}
+	// The parent of the requested path, from its escaped form, so that nothing is decoded and
+	// re-encoded; never above the prefix.
+	parent := strings.TrimSuffix(r.URL.EscapedPath(), "/")
+	if i := strings.LastIndexByte(parent, '/'); i >= 0 {
+		parent = parent[:i+1]
+	}
+	if !strings.HasPrefix(parent, u.rootURL) {
+		parent = u.rootURL
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", u.csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	var b bytes.Buffer
+	if err := u.errPage.Execute(&b, errorData{
+		Title: u.opt.Title, Code: code, Status: http.StatusText(code), Message: msg,
+		Parent: parent, RootHref: u.rootURL, Style: u.style,
+	}); err != nil {
+		return false
+	}
+	h.Set("Content-Length", strconv.Itoa(b.Len()))
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead {
+		w.Write(b.Bytes())
+	}
+	return true
+}
+
+type errorData struct {
+	Title, Status, Message, Parent, RootHref string
+	Code                                     int
+	Style                                    template.CSS
+}
+
+// favicon is the pages' icon, inline, so that no page makes the browser ask for /favicon.ico.
+const favicon = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'%3E%3Cpath fill='%234f7cff' d='M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z'/%3E%3C/svg%3E"
+
+// errorPage is the page of ServeError: the browser view's style, no script.
+const errorPage = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>{{.Status}} · {{.Title}}</title>
+<link rel="icon" href="` + favicon + `">
+<style>{{.Style}}</style>
+</head>
+<body>
+<main class="error-page">
+  <div class="card">
+    <h1>{{.Code}} {{.Status}}</h1>
+    <p>{{.Message}}</p>
+    <p class="error-links"><a class="btn" href="{{.Parent}}">Parent folder</a> <a class="btn primary" href="{{.RootHref}}">Top</a></p>
+  </div>
+</main>
+</body>
+</html>
+`
 
 // writable applies Options.Writable.
 func (u *UI) writable(ctx context.Context, p davpath.Path) bool {

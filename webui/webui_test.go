@@ -529,3 +529,42 @@ func TestRightsInPage(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorPage: a browser's failed GET is a page with the status, a sentence, and links to the
+// parent folder and the top under the prefix (issue 18 item 7), served under the page's CSP;
+// a script's JSON request is left to the engine's plain answer.
+func TestErrorPage(t *testing.T) {
+	u := New(testFS(), Options{Prefix: "/dav"})
+	for _, tc := range []struct {
+		target       string
+		code         int
+		parent, text string
+	}{
+		{"/dav/a%20dir/gone.txt", 404, "/dav/a%20dir/", "Nothing is at this address"},
+		{"/dav/secret/", 403, "/dav/", "You may not open this"},
+		{"/dav/", 404, "/dav/", "Nothing is at this address"},
+	} {
+		r := httptest.NewRequest("GET", tc.target, nil)
+		r.Header.Set("Accept", browser["Accept"])
+		w := httptest.NewRecorder()
+		if !u.ServeError(w, r, tc.code) {
+			t.Fatalf("%s: not served", tc.target)
+		}
+		body := w.Body.String()
+		if w.Code != tc.code || w.Header().Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Errorf("%s: %d %q", tc.target, w.Code, w.Header().Get("Content-Type"))
+		}
+		for _, want := range []string{`href="` + tc.parent + `">Parent folder`, `href="/dav/">Top`, tc.text, http.StatusText(tc.code)} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: page lacks %q:\n%s", tc.target, want, body)
+			}
+		}
+		if w.Header().Get("Content-Security-Policy") != u.csp || strings.Contains(body, "<script") {
+			t.Errorf("%s: CSP %q, or a script in the page", tc.target, w.Header().Get("Content-Security-Policy"))
+		}
+	}
+	r := httptest.NewRequest("GET", "/dav/x?format=json", nil)
+	if u.ServeError(httptest.NewRecorder(), r, 404) {
+		t.Error("a JSON request got the HTML error page")
+	}
+}

@@ -321,6 +321,23 @@ try {
     await row('Projects 2026').waitFor();
   });
 
+  await check('a missing page is a page with a way back (404)', async () => {
+    const seen = problems.length;
+    const res = await page.goto(BASE + '/no%20such/thing.txt');
+    eq(res.status(), 404, 'status');
+    eq(await page.locator('h1').textContent(), '404 Not Found', 'heading');
+    await page.screenshot({ path: join(ARTIFACTS, 'webui-404.png') });
+    await page.getByRole('link', { name: 'Parent folder' }).click();
+    await page.waitForURL(BASE + '/no%20such/');
+    await page.getByRole('link', { name: 'Top' }).click();
+    await page.waitForURL(BASE + '/');
+    await row('Photos').waitFor();
+    // Chromium logs the two 404 navigations themselves on the console; anything else counts.
+    const theirs = problems.splice(seen);
+    eq(theirs.filter((m) => !/status of 404/.test(m)).length, 0, 'unexpected problems: ' + theirs.join('; '));
+    eq(theirs.length, 2, 'console 404s (the two pages, no favicon): ' + theirs.join('; '));
+  });
+
   await check('screenshots (light, dark, narrow)', async () => {
     await page.screenshot({ path: join(ARTIFACTS, 'webui-light.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'dark' });
