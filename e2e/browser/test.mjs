@@ -344,6 +344,13 @@ try {
     await page.screenshot({ path: join(ARTIFACTS, 'webui-dark.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 390, height: 760 });
+    // At phone width every row keeps all its actions, visible and inside the viewport.
+    for (const name of ['Download report.pdf', 'Rename report.pdf', 'Delete report.pdf', 'Download Photos as zip']) {
+      const a = page.getByRole(name.startsWith('Download') ? 'link' : 'button', { name });
+      assert(await a.isVisible(), name + ' hidden at phone width');
+      const box = await a.boundingBox();
+      assert(box && box.x >= 0 && box.x + box.width <= 390, name + ' outside the viewport: ' + JSON.stringify(box));
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'webui-narrow.png'), fullPage: true });
     await page.setViewportSize({ width: 1100, height: 720 });
   });

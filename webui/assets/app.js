@@ -104,7 +104,8 @@
     a.setAttribute('href', e.href);
     const kind = iconFor(e.name, e.dir);
     a.append(icon(kind, 'k-' + kind), el('span', 'name', e.name));
-    a.title = e.name;
+    // The Modified column is hidden at phone width; the name's tooltip still tells.
+    a.title = e.modified ? e.name + ' · modified ' + formatTime(e.modified) : e.name;
     name.append(a);
 
     const size = el('td', 'c-size', e.dir ? '—' : formatSize(e.size));
