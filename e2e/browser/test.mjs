@@ -235,6 +235,28 @@ try {
     eq((await dav('GET', '/main.go')).text, 'package main\n\nfunc main() {}\n', 'replaced content');
   });
 
+  await check('an upload can be cancelled; nothing of it, or of the queue, lands', async () => {
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route('**/cancel-me.bin', async (route) => {
+      if (route.request().method() === 'PUT') await held;
+      await route.continue().catch(() => {}); // aborted by the page meanwhile
+    });
+    await page.setInputFiles('#picker', [
+      { name: 'cancel-me.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(256 << 10, 7) },
+      { name: 'queued.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1024, 8) },
+    ]);
+    await page.locator('#progress-text', { hasText: 'Uploading 1 of 2: cancel-me.bin' }).waitFor();
+    await page.click('#upload-cancel');
+    // The panel hides itself 1.5 s after the end, so wait on the text, not its visibility.
+    await page.waitForFunction(() => document.getElementById('progress-text').textContent.includes('the rest cancelled'));
+    release();
+    await page.unroute('**/cancel-me.bin');
+    eq((await dav('GET', '/cancel-me.bin')).status, 404, 'the cancelled file');
+    eq((await dav('GET', '/queued.bin')).status, 404, 'the queued file');
+    assert(await page.locator('#upload-cancel').isHidden(), 'Cancel still shown after the uploads ended');
+  });
+
   await check('create a folder (MKCOL)', async () => {
     await page.click('#new-folder');
     await page.fill('#dlg-input', 'Projects 2026');

@@ -315,9 +315,14 @@
   let uploading = false;
   const queue = [];
 
+  // The upload in flight, so Cancel can abort it. An aborted PUT ends short on the server, which
+  // then discards what arrived: the old file, or none, stays.
+  let current = null;
+  let cancelled = false;
   function putFile(file, onProgress) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
+      current = xhr;
       xhr.open('PUT', childURL(file.name, false));
       xhr.setRequestHeader('X-Requested-With', MARK['X-Requested-With']);
       xhr.upload.addEventListener('progress', (ev) => onProgress(ev.loaded));
@@ -327,6 +332,7 @@
       });
       xhr.addEventListener('error', () => reject(new Error('network error')));
       xhr.addEventListener('abort', () => reject(new Error('cancelled')));
+      xhr.addEventListener('loadend', () => { if (current === xhr) current = null; });
       xhr.send(file);
     });
   }
@@ -350,8 +356,16 @@
     if (!uploading) drain();
   }
 
+  $('upload-cancel').addEventListener('click', () => {
+    cancelled = true;
+    queue.length = 0;
+    if (current) current.abort();
+  });
+
   async function drain() {
     uploading = true;
+    cancelled = false;
+    $('upload-cancel').hidden = false;
     say('');
     progress.hidden = false;
     let done = 0;
@@ -374,6 +388,7 @@
         done++;
         fresh.add(file.name);
       } catch (err) {
+        if (cancelled) break;
         failed++;
         fail('Could not upload “' + file.name + '”', err);
       }
@@ -382,8 +397,10 @@
     }
     bar.value = 1;
     progressPct.textContent = '100%';
-    progressText.textContent = 'Uploaded ' + done + ' file' + (done === 1 ? '' : 's') + (failed ? ', ' + failed + ' failed' : '');
-    if (!failed) say(progressText.textContent + '.', 'ok');
+    progressText.textContent = 'Uploaded ' + done + ' file' + (done === 1 ? '' : 's') + (failed ? ', ' + failed + ' failed' : '') +
+      (cancelled ? '; the rest cancelled' : '');
+    $('upload-cancel').hidden = true;
+    if (!failed) say(progressText.textContent + '.', cancelled ? '' : 'ok');
     uploading = false;
     await refresh().catch((err) => fail('Reload failed', err));
     setTimeout(() => { if (!uploading) progress.hidden = true; }, 1500);
