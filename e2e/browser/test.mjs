@@ -360,6 +360,36 @@ try {
     eq(theirs.length, 2, 'console 404s (the two pages, no favicon): ' + theirs.join('; '));
   });
 
+  await check('move by the Move dialog, by dragging onto a folder, and onto a breadcrumb', async () => {
+    eq((await dav('PUT', '/move me.txt', { body: 'moving' })).status, 201, 'PUT move me.txt');
+    eq((await dav('PUT', '/drag me.txt', { body: 'dragging' })).status, 201, 'PUT drag me.txt');
+    await page.reload();
+    await row('move me.txt').getByRole('button', { name: 'Move move me.txt' }).click();
+    await page.fill('#dlg-input', '/Photos');
+    await page.click('#dlg-ok');
+    await row('move me.txt').waitFor({ state: 'detached' });
+    eq((await dav('GET', '/Photos/move me.txt')).text, 'moving', 'moved by the dialog');
+    // A path that cannot be a folder is refused in the dialog, before any request.
+    await row('drag me.txt').getByRole('button', { name: 'Move drag me.txt' }).click();
+    await page.fill('#dlg-input', '/a/../b');
+    await page.click('#dlg-ok');
+    assert((await page.locator('#dlg-error').textContent()).includes('folder path'), 'no error for /a/../b');
+    await page.click('#dlg-cancel');
+    await page.dragAndDrop('#listing tbody tr[data-name="drag me.txt"]', '#listing tbody tr[data-name="Photos"]');
+    await row('drag me.txt').waitFor({ state: 'detached' });
+    eq((await dav('GET', '/Photos/drag me.txt')).text, 'dragging', 'moved by dragging onto Photos');
+    await row('Photos').locator('td.c-name a').click();
+    await page.waitForURL(BASE + '/Photos/');
+    await page.dragAndDrop('#listing tbody tr[data-name="drag me.txt"]', '.crumbs a.home');
+    await row('drag me.txt').waitFor({ state: 'detached' });
+    eq((await dav('GET', '/drag me.txt')).text, 'dragging', 'moved back by dragging onto the home breadcrumb');
+    eq((await dav('DELETE', '/drag me.txt')).status, 204, 'clean up');
+    eq((await dav('DELETE', '/Photos/move me.txt')).status, 204, 'clean up');
+    await page.locator('.crumbs a.home').click();
+    await page.waitForURL(BASE + '/');
+    await row('Photos').waitFor();
+  });
+
   await check('screenshots (light, dark, narrow)', async () => {
     await page.screenshot({ path: join(ARTIFACTS, 'webui-light.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'dark' });

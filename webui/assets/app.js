@@ -30,6 +30,17 @@
   function childURL(name, dir) {
     return dirHref + encodeURIComponent(name) + (dir ? '/' : '');
   }
+  // The escaped URL of the top folder (the prefix), as the breadcrumb's home link has it.
+  const rootHref = document.querySelector('.crumbs a.home').getAttribute('href');
+  // folderURL turns a folder path typed by the user ("/Photos/2026", or "2026" relative to this
+  // folder) into its escaped URL, or null when a segment is not a valid name.
+  function folderURL(path) {
+    const abs = path.startsWith('/');
+    const segs = path.split('/').filter((x) => x !== '');
+    if (!segs.every(validName)) return null;
+    const base = abs ? rootHref : dirHref;
+    return base + segs.map(encodeURIComponent).join('/') + (segs.length ? '/' : '');
+  }
 
   // ---- formatting ----
 
@@ -129,7 +140,19 @@
     act.append(dl);
     // Renaming writes the folder's namespace and the member; deleting, the member.
     if (e.writable && canWrite) act.append(actionButton('i-rename', 'Rename ' + e.name, 'ren', () => rename(e)));
+    if (e.writable && canWrite) act.append(actionButton('i-move', 'Move ' + e.name, 'mov', () => move(e)));
     if (e.writable) act.append(actionButton('i-trash', 'Delete ' + e.name, 'del', () => remove(e)));
+    // Drag a row onto a folder (a row or a breadcrumb) to move it there.
+    if (e.writable && canWrite) {
+      tr.draggable = true;
+      tr.addEventListener('dragstart', (ev) => {
+        dragged = e;
+        ev.dataTransfer.effectAllowed = 'move';
+        ev.dataTransfer.setData('text/plain', e.name);
+      });
+      tr.addEventListener('dragend', () => { dragged = null; });
+    }
+    if (e.dir) dropTarget(tr, () => e.href, e);
     tr.append(name, size, mod, act);
     return tr;
   }
@@ -292,6 +315,56 @@
       fail('Could not rename “' + e.name + '”', err);
     }
     await refresh().catch((err) => fail('Reload failed', err));
+  }
+
+  // moveTo moves e into the folder whose escaped URL is destDir (MOVE, Overwrite: F: an entry of
+  // the same name there is never replaced).
+  async function moveTo(e, destDir) {
+    if (destDir === dirHref) return;
+    if (e.dir && destDir.startsWith(e.href)) {
+      say('A folder cannot be moved into itself.', 'error');
+      return;
+    }
+    try {
+      await dav('MOVE', e.href, { Destination: location.origin + destDir + encodeURIComponent(e.name) + (e.dir ? '/' : ''), Overwrite: 'F' });
+      say('Moved “' + e.name + '” to ' + decodeURIComponent(destDir.slice(rootHref.length - 1)) + '.', 'ok');
+    } catch (err) {
+      fail('Could not move “' + e.name + '”', err);
+    }
+    await refresh().catch((err) => fail('Reload failed', err));
+  }
+
+  async function move(e) {
+    const here = document.body.dataset.path;
+    const path = await askName('Move “' + e.name + '” to folder', 'Move', here === '/' ? '/' : here + '/',
+      (p) => folderURL(p) === null ? 'A folder path like /Photos/2026; a name cannot be "." or "..", or contain a backslash.' : '');
+    if (path === null) return;
+    await moveTo(e, folderURL(path));
+  }
+
+  // dropTarget makes el (a folder row or a breadcrumb link) accept a dragged row: it is moved
+  // into the folder hrefOf() names. A row is never dropped on itself.
+  let dragged = null;
+  function dropTarget(el, hrefOf, self) {
+    el.addEventListener('dragover', (ev) => {
+      if (!dragged || dragged === self) return;
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = 'move';
+      el.classList.add('drop-here');
+    });
+    el.addEventListener('dragleave', () => el.classList.remove('drop-here'));
+    el.addEventListener('drop', (ev) => {
+      el.classList.remove('drop-here');
+      if (!dragged || dragged === self) return;
+      ev.preventDefault();
+      ev.stopPropagation(); // not an upload
+      const e = dragged;
+      dragged = null;
+      moveTo(e, hrefOf());
+    });
+  }
+  if (canWrite) {
+    for (const a of document.querySelectorAll('.crumbs a')) dropTarget(a, () => a.getAttribute('href'), null);
   }
 
   async function remove(e) {
