@@ -37,6 +37,9 @@ import (
 	"github.com/davd/davd/props/etcdprops"
 	"github.com/davd/davd/scope"
 	"github.com/davd/davd/server/h1"
+	"github.com/davd/davd/server/sharelink"
+	"github.com/davd/davd/share"
+	"github.com/davd/davd/share/etcdshare"
 	"github.com/davd/davd/storage"
 	"github.com/davd/davd/storage/clusterfs"
 	"github.com/davd/davd/storage/osfs"
@@ -166,6 +169,8 @@ type wiring struct {
 	props props.Store
 	locks lock.Manager
 	db    *bolt.DB
+	// shares are the share links (the state store's, or etcd's in cluster mode).
+	shares share.Store
 	// scopes are the scopes' storages, opened once and kept across reloads.
 	scopes map[davpath.Path]scoped
 	// built are the engines of the handler being built (for the listing-cache metrics).
@@ -250,6 +255,7 @@ func (w *wiring) local() error {
 		return fmt.Errorf("state: locks: %w", err)
 	}
 	w.fs, w.root, w.props, w.locks, w.db = fsys, fsys, ps, locks, db
+	w.shares = db.Shares()
 	return nil
 }
 
@@ -297,6 +303,7 @@ func (w *wiring) cluster() error {
 	w.sub = func(base davpath.Path) storage.Backend { return fsys.Sub(base) }
 	w.props = etcdprops.New(conn.Etcd, conn.Prefix, props.Limits{})
 	w.locks = etcdlock.New(conn.Etcd, conn.Prefix, w.c.Limits.LockLimits)
+	w.shares = etcdshare.New(conn.Etcd, conn.Prefix)
 	w.in.ready = func() error {
 		if _, err := fsys.Stat(context.Background(), davpath.Root); err != nil {
 			return err
@@ -493,9 +500,21 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 	if err != nil {
 		return nil, err
 	}
+	links, err := w.links(pr, pol)
+	if err != nil {
+		return nil, err
+	}
 	route := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		name := access.Principal(r.Context())
 		setLogUser(r.Context(), name)
+		if links.Under(r) {
+			links.ServeAdmin(rw, r)
+			return
+		}
+		if sharelink.Creates(r) {
+			links.Create(rw, r)
+			return
+		}
 		if h := byName[name]; h != nil {
 			if linked[name] {
 				r = r.WithContext(osfs.WithLinkMemo(r.Context()))
@@ -512,17 +531,79 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 		OptionsUnauthenticated: w.c.OptionsUnauthenticated,
 		Logger:                 w.log,
 	}
-	if !w.c.LoginThrottle.Disabled {
-		// A reload keeps the throttle, and with it the bans in force, unless its options change.
-		if w.throttle == nil || w.throttleOpt != w.c.LoginThrottle {
-			w.throttle, w.throttleOpt = auth.NewThrottle(w.c.LoginThrottle, nil), w.c.LoginThrottle
-		}
-		opt.Throttle = w.throttle
+	if th := w.loginThrottle(); th != nil {
+		opt.Throttle = th
 		if m := w.in.metrics; m != nil {
 			opt.OnThrottled = m.throttled.Inc
 		}
 	}
-	return auth.Middleware(opt, route), nil
+	authed := auth.Middleware(opt, route)
+	// A link is used without the server's credentials (it may have a password of its own);
+	// listing and revoking links are the creator's, and authenticated.
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if links.Under(r) && !links.Admin(r) {
+			links.ServeLink(rw, r)
+			return
+		}
+		authed.ServeHTTP(rw, r)
+	}), nil
+}
+
+// links returns the share links' handler for the principals pr under the policy pol. A link's
+// owner is looked up in pr on every request, so a reload that removes a user or narrows a scope
+// or a rule takes effect on the user's links at once.
+func (w *wiring) links(pr map[string]principal, pol *access.Rules) (*sharelink.Handler, error) {
+	owners := make(map[string]sharelink.Owner, len(pr))
+	for name, p := range pr {
+		if name == "" {
+			continue // the anonymous principal shares nothing
+		}
+		fsys, res, err := w.storage(p.scope)
+		if err != nil {
+			return nil, err
+		}
+		o := sharelink.Owner{Scope: p.scope, Storage: fsys, Policy: pol}
+		if res != nil {
+			o.Resolver, o.Policy = res, pol.ThroughLinks(res)
+		}
+		owners[name] = o
+	}
+	cfg := sharelink.Config{
+		Store:  w.shares,
+		Prefix: w.c.Prefix,
+		Owner: func(name string) (sharelink.Owner, bool) {
+			o, ok := owners[name]
+			return o, ok
+		},
+		Props: w.props,
+		Locks: w.locks,
+		Engine: dav.Config{
+			PublicHosts:    w.c.Proxy.PublicHosts,
+			TrustForwarded: len(w.c.Proxy.Trusted) > 0,
+			Limits:         w.c.Limits.Limits,
+			Logger:         w.log,
+		},
+		Logger: w.log,
+	}
+	if th := w.loginThrottle(); th != nil {
+		cfg.Throttle = th
+		if m := w.in.metrics; m != nil {
+			cfg.OnThrottled = m.throttled.Inc
+		}
+	}
+	return sharelink.New(cfg), nil
+}
+
+// loginThrottle returns the login throttle (nil when it is disabled). A reload keeps the
+// throttle, and with it the bans in force, unless its options change.
+func (w *wiring) loginThrottle() *auth.Throttle {
+	if w.c.LoginThrottle.Disabled {
+		return nil
+	}
+	if w.throttle == nil || w.throttleOpt != w.c.LoginThrottle {
+		w.throttle, w.throttleOpt = auth.NewThrottle(w.c.LoginThrottle, nil), w.c.LoginThrottle
+	}
+	return w.throttle
 }
 
 // mkScope creates a scope's directory (and its parents) through the storage, so that a

@@ -22,10 +22,10 @@ const module = "github.com/davd/davd"
 //	server, server/...                             composition root, HTTP front ends
 //	dav/..., webui, auth, scope, backends          engine, browser view, authentication, adapters
 //	cluster                                        what the cluster backends share (etcd session, keys)
-//	storage, lock, props, access                   the seams
+//	storage, lock, props, access, share            the seams
 //	davpath, internal/...                          canonical paths, standard-library helpers
 //
-// Backends are storage/*, props/*, lock/* and store/*: each implements seams and may import the
+// Backends are storage/*, props/*, lock/*, store/* and share/*: each implements seams and may import the
 // seams, cluster and third-party libraries, never another backend. auth is HTTP middleware over
 // access.Principal, so it sits above the seams (ARCHITECTURE.md draws it beside davpath, but it
 // imports access and net/http).
@@ -49,10 +49,10 @@ type pkg struct {
 
 // seams are the interface packages: they and davpath never depend on net/http, however
 // indirectly. HTTP status codes exist only in dav.
-var seams = []string{"storage", "lock", "props", "access"}
+var seams = []string{"storage", "lock", "props", "access", "share"}
 
 // backendRoots are the parents of backend packages.
-var backendRoots = []string{"storage", "props", "lock", "store"}
+var backendRoots = []string{"storage", "props", "lock", "store", "share"}
 
 // stdlibOnly are the packages that may use only the standard library (parsers, fuzzed).
 var stdlibOnly = []string{"davpath", "dav/internal/ifheader", "dav/internal/davxml"}
