@@ -437,7 +437,7 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 	case rules != nil:
 		pol = rules
 	}
-	opt := webui.Options{Prefix: w.c.Prefix, Title: "davd", Logger: w.log}
+	opt := webui.Options{Prefix: w.c.Prefix, Title: "davd", Logger: w.log, Shares: w.c.AuthEnabled()}
 	if pol != nil {
 		opt.Visible = func(ctx context.Context, p davpath.Path) bool {
 			return pol.Allow(ctx, access.Principal(ctx), access.Read, p)

@@ -48,6 +48,9 @@ type Options struct {
 	// succeed. Without it everything visible is writable. The server still checks every request;
 	// this only keeps the page from offering what it would refuse.
 	Writable func(ctx context.Context, p davpath.Path) bool
+	// Shares offers share links (creating, listing and revoking them) to a signed-in user: the
+	// server serves them (server/sharelink). Off for anonymous principals and link views.
+	Shares bool
 	// Error, when non-nil, writes the response for a failed listing (nothing has been written
 	// yet), so the engine can use its one error-to-status mapping. Without it, fs.ErrNotExist
 	// is a 404, fs.ErrPermission a 403 and anything else a 500 with a generic body.
@@ -413,15 +416,18 @@ type pageData struct {
 	// CanWrite: the principal may create members here (upload, new folder).
 	CanWrite bool
 	// User is the signed-in principal's name, "" when anonymous.
-	User   string
-	Style  template.CSS
-	Script template.JS
+	User string
+	// CanShare: the page offers share links.
+	CanShare bool
+	Style    template.CSS
+	Script   template.JS
 }
 
 func (u *UI) pageData(ctx context.Context, p davpath.Path, entries []Entry) pageData {
 	d := pageData{
 		CanWrite: u.writable(ctx, p),
 		User:     access.Principal(ctx),
+		CanShare: u.opt.Shares && access.Principal(ctx) != "",
 		Title:    u.opt.Title,
 		Path:     p.String(),
 		Heading:  p.Base(),

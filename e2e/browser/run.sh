@@ -55,14 +55,15 @@ total_pass=0
 total_fail=0
 rc=0
 
-# run_pass NAME PREFIX ARTIFACTS: a fresh tree and server, the whole scenario, the server stopped.
+# run_pass NAME PREFIX ARTIFACTS [SCRIPT [CONFIG]]: a fresh tree and server, the whole scenario
+# (test.mjs, or SCRIPT) with CONFIG added to the server's configuration, the server stopped.
 run_pass() {
-	local name="$1" prefix="$2" artifacts="$3" dir="$TMP/$1" port up="" prc=0 line
+	local name="$1" prefix="$2" artifacts="$3" script="${4:-test.mjs}" extra="${5:-}" dir="$TMP/$1" port up="" prc=0 line
 	mkdir -p "$dir/data" "$dir/state" "$artifacts"
 	port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 	echo "== pass '$name': http://127.0.0.1:$port${prefix:-/}"
 	# CORS: scripts on the origin http://localhost:PORT may use davd (the CORS check).
-	printf '[cors]\norigins = ["http://localhost:%s"]\n' "$port" >"$dir/davd.toml"
+	printf '[cors]\norigins = ["http://localhost:%s"]\n%s\n' "$port" "$extra" >"$dir/davd.toml"
 	"$TMP/davd" -config "$dir/davd.toml" -root "$dir/data" -state "$dir/state" -listen "127.0.0.1:$port" -prefix "$prefix" \
 		>"$dir/server.log" 2>&1 &
 	pid=$!
@@ -79,7 +80,7 @@ run_pass() {
 		return
 	fi
 	DAVD_URL="http://127.0.0.1:$port" DAVD_PREFIX="$prefix" ARTIFACTS_DIR="$artifacts" \
-		SUMMARY_FILE="$dir/summary" timeout -k 5 180 node "$here/test.mjs" || prc=$?
+		SUMMARY_FILE="$dir/summary" timeout -k 5 180 node "$here/$script" || prc=$?
 	stop_server
 	if [ "$prc" -ne 0 ]; then
 		echo "--- server log of pass '$name' (last 40 lines) ---"
@@ -100,6 +101,10 @@ run_pass() {
 run_pass root "" "$ARTIFACTS_DIR"
 # The same scenario under a -prefix with a space, so every href and Destination is escaped.
 run_pass prefix "/dav files" "$ARTIFACTS_DIR/prefix"
+# Share links need a signed-in user: a server with one, and the share scenario.
+export DAVD_USER=sharer DAVD_PASSWORD="share-test-$$"
+hash="$(printf '%s\n' "$DAVD_PASSWORD" | "$TMP/davd" hash-password -cost 4)"
+run_pass share "" "$ARTIFACTS_DIR" share.mjs "$(printf '[[users]]\nname = "%s"\npassword = "%s"\n' "$DAVD_USER" "$hash")"
 
 cleanup
 trap - EXIT

@@ -11,6 +11,7 @@
   // What the principal may do here, as the server rendered it: the page offers only what the
   // server would allow (it still checks every request).
   const canWrite = document.body.dataset.writable === 'true';
+  const canShare = document.body.dataset.share === 'true';
   const tbody = document.querySelector('#listing tbody');
   const status = $('status');
   const emptyBox = $('empty');
@@ -141,6 +142,7 @@
     // Renaming writes the folder's namespace and the member; deleting, the member.
     if (e.writable && canWrite) act.append(actionButton('i-rename', 'Rename ' + e.name, 'ren', () => rename(e)));
     if (e.writable && canWrite) act.append(actionButton('i-move', 'Move ' + e.name, 'mov', () => move(e)));
+    if (canShare) act.append(actionButton('i-share', 'Share ' + e.name, 'shr', () => openShare(e)));
     if (e.writable) act.append(actionButton('i-trash', 'Delete ' + e.name, 'del', () => remove(e)));
     // Drag a row onto a folder (a row or a breadcrumb) to move it there.
     if (e.writable && canWrite) {
@@ -241,6 +243,113 @@
     if (res.status === 207) throw new Error('some items could not be changed');
     if (!res.ok) throw httpError(res);
     return res;
+  }
+
+  // ---- share links (server/sharelink: POST to create, GET .davd-share/ to list, DELETE to revoke) ----
+
+  const linksURL = rootHref + '.davd-share/';
+  let shareFor = null; // the entry whose links the dialog shows; null: all of the user's links
+
+  function entryPath(e) {
+    const here = document.body.dataset.path;
+    return (here === '/' ? '' : here) + '/' + e.name;
+  }
+  function describe(l) {
+    const what = l.kind === 'upload' ? 'Upload only' : 'View and download';
+    const when = l.expires ? 'expires ' + formatTime(l.expires) : 'never expires';
+    return (shareFor ? '' : (l.path || '(no longer in your folders)') + ' · ') + what + ' · ' + when + (l.password ? ' · password' : '');
+  }
+  function linkItem(l) {
+    const li = el('li');
+    li.dataset.url = l.url;
+    li.append(el('div', 'what', describe(l)));
+    const rowEl = el('div', 'url-row');
+    const input = el('input');
+    input.readOnly = true;
+    input.value = new URL(l.url, location.origin).href;
+    input.setAttribute('aria-label', 'Link URL');
+    input.addEventListener('focus', () => input.select());
+    const copy = el('button', 'btn small', 'Copy');
+    copy.type = 'button';
+    copy.addEventListener('click', async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(input.value);
+        say('Link copied.', 'ok');
+      } catch {
+        say('Select the link and copy it (the browser does not allow this page to copy).', 'error');
+      }
+    });
+    const revoke = el('button', 'btn small danger', 'Revoke');
+    revoke.type = 'button';
+    revoke.addEventListener('click', async () => {
+      const res = await fetch(l.url, { method: 'DELETE', headers: MARK, credentials: 'same-origin' });
+      if (res.status === 204 || res.status === 404) {
+        li.remove();
+        $('share-none').hidden = $('share-links').children.length > 0;
+        say('Link revoked: it no longer works.', 'ok');
+      } else {
+        fail('Could not revoke the link', httpError(res));
+      }
+    });
+    rowEl.append(input, copy, revoke);
+    li.append(rowEl);
+    return li;
+  }
+  async function loadLinks() {
+    const list = $('share-links');
+    list.replaceChildren();
+    const res = await fetch(linksURL, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+    if (!res.ok) throw httpError(res);
+    const { links } = await res.json();
+    const mine = links.filter((l) => !shareFor || l.path === entryPath(shareFor));
+    mine.sort((a, b) => (b.created || '').localeCompare(a.created || ''));
+    for (const l of mine) list.append(linkItem(l));
+    $('share-none').hidden = mine.length > 0;
+  }
+  async function openShare(e) {
+    const d = $('share-dialog');
+    if (d.open) return;
+    shareFor = e;
+    $('share-title').textContent = e ? 'Share “' + e.name + '”' : 'Your share links';
+    $('share-new').hidden = !e;
+    $('share-upload-opt').hidden = !(e && e.dir && e.writable);
+    document.querySelector('input[name="share-kind"][value="read"]').checked = true;
+    $('share-password').value = '';
+    $('share-error').textContent = '';
+    d.showModal();
+    try {
+      await loadLinks();
+    } catch (err) {
+      $('share-error').textContent = 'Could not list the links: ' + err.message;
+    }
+  }
+  if (canShare) {
+    $('my-links').addEventListener('click', () => openShare(null));
+    $('share-close').addEventListener('click', () => $('share-dialog').close());
+    $('share-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault(); // never a real form submission
+      if (!shareFor) return;
+      const form = new URLSearchParams();
+      form.set('share', document.querySelector('input[name="share-kind"]:checked').value);
+      if ($('share-expires').value) form.set('expires', $('share-expires').value);
+      if ($('share-password').value) form.set('password', $('share-password').value);
+      const res = await fetch(shareFor.href, {
+        method: 'POST', body: form, credentials: 'same-origin',
+        headers: { ...MARK, 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
+      if (res.status !== 201) {
+        $('share-error').textContent = 'Could not create the link: ' + (await res.text()).trim();
+        return;
+      }
+      const l = await res.json();
+      $('share-password').value = '';
+      $('share-none').hidden = true;
+      const li = linkItem(l);
+      $('share-links').prepend(li);
+      li.querySelector('input').focus();
+      say('Link created.', 'ok');
+    });
   }
 
   // ---- name dialog (new folder, rename) ----

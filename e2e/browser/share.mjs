@@ -1,0 +1,153 @@
+// Browser test of share links (issue 18 item 1): a signed-in user creates a read link and an
+// upload link from the page, people without an account use them (the read link's page and the
+// drop page in Chromium, plus Node's fetch), the Links dialog lists them and revokes one. Run by
+// run.sh against a server with users; DAVD_USER / DAVD_PASSWORD are the account.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ORIGIN = new URL(process.env.DAVD_URL).origin;
+const P = (process.env.DAVD_PREFIX || '').replace(/\/+$/, '').split('/').map(encodeURIComponent).join('/');
+const BASE = ORIGIN + P;
+const ARTIFACTS = process.env.ARTIFACTS_DIR;
+const SUMMARY = process.env.SUMMARY_FILE || '';
+const USER = process.env.DAVD_USER;
+const PASSWORD = process.env.DAVD_PASSWORD;
+const AUTH = { Authorization: 'Basic ' + Buffer.from(USER + ':' + PASSWORD).toString('base64') };
+
+let passed = 0;
+let failed = 0;
+function finish(code) {
+  const line = `browser: ${passed} passed, ${failed} failed`;
+  if (SUMMARY) writeFileSync(SUMMARY, line + '\n');
+  else console.log(line);
+  process.exit(code);
+}
+setTimeout(() => { console.error('FAIL: the share test took longer than 90 s'); failed++; finish(2); }, 90_000).unref();
+async function check(name, fn) {
+  const t0 = Date.now();
+  try { await fn(); passed++; console.log(`ok   ${name} (${Date.now() - t0} ms)`); } catch (err) { failed++; console.log(`FAIL ${name}: ${err && err.stack ? err.stack : err}`); }
+}
+function eq(got, want, what) {
+  if (got !== want) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+async function req(method, url, { body, headers } = {}) {
+  const res = await fetch(url, { method, body, headers, signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, text: await res.text() };
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'davd-chromium-'));
+mkdirSync(ARTIFACTS, { recursive: true });
+let context;
+try {
+  await check('seed as the user', async () => {
+    eq((await req('MKCOL', BASE + '/Team', { headers: AUTH })).status, 201, 'MKCOL Team');
+    eq((await req('PUT', BASE + '/Team/plan.txt', { headers: AUTH, body: 'the plan' })).status, 201, 'PUT plan.txt');
+    eq((await req('MKCOL', BASE + '/Inbox', { headers: AUTH })).status, 201, 'MKCOL Inbox');
+  });
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1100, height: 720 }, colorScheme: 'light', timeout: 30_000,
+    httpCredentials: { username: USER, password: PASSWORD },
+  });
+  context.setDefaultTimeout(10_000);
+  const page = context.pages()[0] || await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
+  page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
+  const row = (name) => page.locator('#listing tbody tr').filter({ has: page.locator('.name', { hasText: name }) });
+  let readURL = '';
+  let dropURL = '';
+
+  await check('create a read link from the row’s Share button', async () => {
+    await page.goto(BASE + '/');
+    await row('Team').getByRole('button', { name: 'Share Team' }).click();
+    await page.locator('#share-dialog').waitFor();
+    await page.locator('#share-password').fill('');
+    await page.screenshot({ path: join(ARTIFACTS, 'share-create.png') });
+    await page.locator('#share-create').click();
+    const input = page.locator('#share-links li input').first();
+    await input.waitFor();
+    readURL = await input.inputValue();
+    assert(readURL.startsWith(BASE + '/.davd-share/') && readURL.endsWith('/'), 'link URL ' + readURL);
+    const got = await req('GET', readURL + 'plan.txt');
+    eq(got.status, 200, 'GET through the link without credentials');
+    eq(got.text, 'the plan', 'content through the link');
+    eq((await req('PUT', readURL + 'x.txt', { body: 'x' })).status, 403, 'PUT through the read link');
+  });
+
+  await check('create an upload link (file drop)', async () => {
+    await page.locator('#share-upload-opt input').check();
+    await page.locator('#share-expires').selectOption('86400');
+    await page.locator('#share-create').click();
+    await page.locator('#share-links li').nth(1).waitFor();
+    dropURL = await page.locator('#share-links li input').first().inputValue();
+    assert(dropURL !== readURL, 'a second link');
+    const what = await page.locator('#share-links li .what').first().textContent();
+    assert(/Upload only/.test(what) && /expires/.test(what), 'description ' + what);
+    await page.locator('#share-close').click();
+  });
+
+  await check('the read link’s page lists the folder and offers no change', async () => {
+    const p2 = await context.newPage();
+    try {
+      await p2.goto(readURL);
+      await p2.locator('#listing .name', { hasText: 'plan.txt' }).waitFor();
+      eq(await p2.locator('#picker').count(), 0, 'upload control on a read link');
+      eq(await p2.locator('#my-links').count(), 0, 'Links button on a read link');
+      eq(await p2.locator('.who').count(), 0, 'a user name on a read link');
+      eq(await p2.getByRole('button', { name: /^(Rename|Delete|Share) / }).count(), 0, 'row actions that change');
+      await p2.screenshot({ path: join(ARTIFACTS, 'share-link-view.png'), fullPage: true });
+    } finally {
+      await p2.close();
+    }
+  });
+
+  await check('the drop page sends files and shows none', async () => {
+    const p2 = await context.newPage();
+    try {
+      await p2.goto(dropURL);
+      await p2.getByText('Send files to').first().waitFor();
+      await p2.locator('#files').setInputFiles([
+        { name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF scan') },
+        { name: 'plan.txt', mimeType: 'text/plain', buffer: Buffer.from('dropped plan') },
+      ]);
+      await p2.locator('#done li', { hasText: 'Sent plan (2).txt' }).waitFor();
+      await p2.locator('#done li', { hasText: 'scan.pdf' }).waitFor();
+      await p2.screenshot({ path: join(ARTIFACTS, 'share-drop.png'), fullPage: true });
+    } finally {
+      await p2.close();
+    }
+    eq((await req('GET', BASE + '/Team/scan.pdf', { headers: AUTH })).text, '%PDF scan', 'dropped file');
+    eq((await req('GET', BASE + '/Team/plan.txt', { headers: AUTH })).text, 'the plan', 'the existing file is not replaced');
+    eq((await req('GET', BASE + '/Team/plan (2).txt', { headers: AUTH })).text, 'dropped plan', 'a taken name gets a variant');
+    eq((await req('GET', dropURL + 'scan.pdf')).status, 403, 'reading through the upload link');
+  });
+
+  await check('the Links dialog lists the links and revokes one', async () => {
+    await page.locator('#my-links').click();
+    await page.locator('#share-links li').nth(1).waitFor();
+    eq(await page.locator('#share-new').isVisible(), false, 'the new-link form in the list of all links');
+    await page.screenshot({ path: join(ARTIFACTS, 'share-dialog.png') });
+    const item = page.locator(`#share-links li[data-url="${new URL(readURL).pathname}"]`);
+    await item.getByRole('button', { name: 'Revoke' }).click();
+    await item.waitFor({ state: 'detached' });
+    eq((await req('GET', readURL + 'plan.txt')).status, 404, 'GET through the revoked link');
+    await page.locator('#share-close').click();
+  });
+
+  await check('no console error, page error or CSP violation', async () => {
+    eq(problems.join('\n'), '', 'problems');
+  });
+} catch (err) {
+  failed++;
+  console.log('FAIL (aborted): ' + (err && err.stack ? err.stack : err));
+} finally {
+  if (context) await context.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+}
+finish(failed === 0 && passed > 0 ? 0 : 1);
