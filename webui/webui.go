@@ -133,11 +133,12 @@ func Wants(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
-	switch r.URL.Query().Get("format") {
+	q := r.URL.Query()
+	switch q.Get("format") {
 	case "json", "html":
 		return true
 	}
-	return accepts(r, "text/html") || accepts(r, "application/json")
+	return q.Has("search") || accepts(r, "text/html") || accepts(r, "application/json")
 }
 
 // Wants is the package-level Wants, as a method, so that a *UI satisfies an engine interface
@@ -201,6 +202,10 @@ type Listing struct {
 // The caller has checked that the principal may read p. It lists p with one call to List (none
 // for HEAD).
 func (u *UI) ServeCollection(w http.ResponseWriter, r *http.Request, p davpath.Path, info storage.Info) {
+	if q := r.URL.Query(); q.Has("search") {
+		u.serveSearch(w, r, p, q.Get("search"))
+		return
+	}
 	asJSON := wantsJSON(r)
 	var entries []Entry
 	if r.Method != http.MethodHead {

@@ -343,6 +343,24 @@ try {
     await row('Projects 2026').waitFor();
   });
 
+  await check('filter the listing as you type; Enter searches below; Esc comes back', async () => {
+    await page.goto(BASE + '/');
+    await page.locator('#search').fill('rep');
+    await row('report.pdf').waitFor();
+    eq(await row('Photos').isVisible(), false, 'Photos row while filtering by "rep"');
+    eq(await row('report.pdf').isVisible(), true, 'report.pdf row while filtering by "rep"');
+    await page.locator('#search').fill('cat');
+    await page.locator('#search').press('Enter');
+    const hit = page.locator('#listing tr.hit', { hasText: 'Photos/cat.jpg' });
+    await hit.waitFor();
+    eq(await hit.locator('a').first().getAttribute('href'), P + '/Photos/cat.jpg', 'href of the hit');
+    await page.getByText(/1 match for “cat”/).waitFor();
+    await page.locator('#search').press('Escape');
+    await row('Photos').waitFor();
+    eq(await page.locator('#listing tr.hit').count(), 0, 'hits after Esc');
+    eq(await row('report.pdf').isVisible(), true, 'listing after Esc');
+  });
+
   await check('a missing page is a page with a way back (404)', async () => {
     const seen = problems.length;
     const res = await page.goto(BASE + '/no%20such/thing.txt');

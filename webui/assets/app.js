@@ -175,9 +175,11 @@
   }
 
   function render() {
+    if (hits !== null) return; // search results are shown; the listing comes back with Esc
     const sorted = entries.slice().sort(compare);
     tbody.replaceChildren(...sorted.map(row));
     emptyBox.hidden = sorted.length > 0;
+    applyFilter();
     for (const th of document.querySelectorAll('#listing th')) {
       const b = th.querySelector('button[data-key]');
       if (b && b.dataset.key === sortKey) th.setAttribute('aria-sort', sortDir > 0 ? 'ascending' : 'descending');
@@ -244,6 +246,112 @@
     if (!res.ok) throw httpError(res);
     return res;
   }
+
+  // ---- filter and search ----
+  // Typing filters the rows already here (no request); Enter asks the server for every match in
+  // this folder and below (GET DIR/?search=, newline-delimited JSON, bounded) and shows those.
+
+  const searchBox = $('search');
+  let hits = null; // the search results shown instead of the listing, or null
+  let searching = null; // the AbortController of the search in flight
+  function applyFilter() {
+    const term = searchBox.value.trim().toLowerCase();
+    for (const tr of tbody.rows) {
+      tr.hidden = term !== '' && !(tr.dataset.path || tr.dataset.name).toLowerCase().includes(term);
+    }
+  }
+  function hitRow(h) {
+    const tr = el('tr', (h.dir ? 'dir' : 'file') + ' hit');
+    tr.dataset.name = h.name;
+    tr.dataset.path = h.path;
+    const name = el('td', 'c-name');
+    const a = el('a');
+    a.setAttribute('href', h.href);
+    a.append(icon(iconFor(h.name, h.dir)), el('span', 'name', h.path));
+    name.append(a);
+    const size = el('td', 'c-size', h.dir ? '—' : formatSize(h.size));
+    const mod = el('td', 'c-mod');
+    if (h.modified) {
+      const t = el('time', '', formatTime(h.modified));
+      t.dateTime = h.modified;
+      mod.append(t);
+    }
+    const act = el('td', 'c-act');
+    const dl = el('a', 'act');
+    dl.setAttribute('href', h.dir ? h.href + '?download=zip' : h.href);
+    dl.setAttribute('download', h.dir ? h.name + '.zip' : h.name);
+    dl.setAttribute('aria-label', 'Download ' + h.path + (h.dir ? ' as zip' : ''));
+    dl.title = 'Download';
+    dl.append(icon('i-download'));
+    act.append(dl);
+    tr.append(name, size, mod, act);
+    return tr;
+  }
+  function showListing() {
+    if (searching) searching.abort();
+    searching = null;
+    if (hits === null) return;
+    hits = null;
+    document.body.classList.remove('searching');
+    render();
+  }
+  async function searchBelow(term) {
+    if (searching) searching.abort();
+    const ctl = new AbortController();
+    searching = ctl;
+    hits = [];
+    document.body.classList.add('searching');
+    tbody.replaceChildren();
+    emptyBox.hidden = true;
+    say('Searching…');
+    try {
+      const res = await fetch(dirHref + '?search=' + encodeURIComponent(term) + '&format=json', { signal: ctl.signal, credentials: 'same-origin' });
+      if (!res.ok) throw httpError(res);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      let end = null;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!line) continue;
+          const obj = JSON.parse(line);
+          if (obj.done) { end = obj; continue; }
+          hits.push(obj);
+          tbody.append(hitRow(obj));
+        }
+      }
+      if (searching !== ctl) return;
+      searching = null;
+      const n = hits.length;
+      say((n === 0 ? 'Nothing' : n + (n === 1 ? ' match' : ' matches')) + ' for “' + term + '” here and below' +
+        (end && end.truncated ? ' (stopped early: narrow the search)' : '') + '. Esc shows the folder again.', 'ok');
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      fail('Search failed', err);
+    }
+  }
+  $('search-form').addEventListener('submit', (ev) => {
+    ev.preventDefault(); // never a real form submission
+    const term = searchBox.value.trim();
+    if (term === '') showListing();
+    else searchBelow(term);
+  });
+  searchBox.addEventListener('input', () => {
+    if (hits !== null && searchBox.value.trim() === '') showListing();
+    applyFilter();
+  });
+  searchBox.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') {
+      searchBox.value = '';
+      showListing();
+      applyFilter();
+    }
+  });
 
   // ---- share links (server/sharelink: POST to create, GET .davd-share/ to list, DELETE to revoke) ----
 
