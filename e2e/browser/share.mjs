@@ -6,6 +6,7 @@ import { chromium } from 'playwright-core';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { audit } from './axe.mjs';
 
 const ORIGIN = new URL(process.env.DAVD_URL).origin;
 const P = (process.env.DAVD_PREFIX || '').replace(/\/+$/, '').split('/').map(encodeURIComponent).join('/');
@@ -69,6 +70,7 @@ try {
     await page.locator('#share-dialog').waitFor();
     await page.locator('#share-password').fill('');
     await page.screenshot({ path: join(ARTIFACTS, 'share-create.png') });
+    await audit(page, 'share dialog');
     await page.locator('#share-create').click();
     const input = page.locator('#share-links li input').first();
     await input.waitFor();
@@ -102,6 +104,7 @@ try {
       eq(await p2.locator('.who').count(), 0, 'a user name on a read link');
       eq(await p2.getByRole('button', { name: /^(Rename|Delete|Share) / }).count(), 0, 'row actions that change');
       await p2.screenshot({ path: join(ARTIFACTS, 'share-link-view.png'), fullPage: true });
+      await audit(p2, 'read link page');
     } finally {
       await p2.close();
     }
@@ -119,6 +122,7 @@ try {
       await p2.locator('#done li', { hasText: 'Sent plan (2).txt' }).waitFor();
       await p2.locator('#done li', { hasText: 'scan.pdf' }).waitFor();
       await p2.screenshot({ path: join(ARTIFACTS, 'share-drop.png'), fullPage: true });
+      await audit(p2, 'drop page');
     } finally {
       await p2.close();
     }
@@ -133,6 +137,7 @@ try {
     await page.locator('#share-links li').nth(1).waitFor();
     eq(await page.locator('#share-new').isVisible(), false, 'the new-link form in the list of all links');
     await page.screenshot({ path: join(ARTIFACTS, 'share-dialog.png') });
+    await audit(page, 'links dialog');
     const item = page.locator(`#share-links li[data-url="${new URL(readURL).pathname}"]`);
     await item.getByRole('button', { name: 'Revoke' }).click();
     await item.waitFor({ state: 'detached' });

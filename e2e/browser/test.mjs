@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { audit } from './axe.mjs';
 
 const ORIGIN = new URL(process.env.DAVD_URL || 'http://127.0.0.1:8080').origin;
 // DAVD_PREFIX is the server's -prefix, unescaped ("/dav files"); P is its escaped form.
@@ -406,6 +407,58 @@ try {
     await page.locator('.crumbs a.home').click();
     await page.waitForURL(BASE + '/');
     await row('Photos').waitFor();
+  });
+
+  await check('accessibility audit (axe-core): listing light and dark, dialog, phone width, error page', async () => {
+    await page.goto(BASE + '/');
+    await row('Photos').waitFor();
+    await audit(page, 'listing, light');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await audit(page, 'listing, dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.locator('#new-folder').click();
+    await page.locator('#name-dialog').waitFor();
+    await audit(page, 'new-folder dialog');
+    await page.locator('#dlg-cancel').click();
+    await page.setViewportSize({ width: 390, height: 760 });
+    await audit(page, 'listing at phone width');
+    await page.setViewportSize({ width: 1100, height: 720 });
+    const seen = problems.length;
+    await page.goto(BASE + '/no/such/folder/');
+    await audit(page, '404 page');
+    const theirs = problems.splice(seen); // the browser logs the 404 itself
+    eq(theirs.filter((m) => !/status of 404/.test(m)).length, 0, 'unexpected problems: ' + theirs.join('; '));
+    await page.goto(BASE + '/');
+    await row('Photos').waitFor();
+  });
+
+  await check('keyboard: Tab reaches every control and row action, each with a visible focus ring; Enter acts', async () => {
+    await page.goto(BASE + '/');
+    await row('report.pdf').waitFor();
+    const want = ['Filter', 'Download this folder as one zip', 'New folder', 'Upload files', 'Name', 'Size', 'Modified',
+      'Download report.pdf', 'Rename report.pdf', 'Move report.pdf', 'Delete report.pdf'];
+    const reached = new Set();
+    for (let i = 0; i < 120 && want.some((w) => !reached.has(w)); i++) {
+      await page.keyboard.press('Tab');
+      const f = await page.evaluate(() => {
+        const a = document.activeElement;
+        if (!a || a === document.body) return null;
+        const cs = getComputedStyle(a);
+        const label = a.getAttribute('aria-label') || (a.id === 'search' ? 'Filter' : a.textContent.trim());
+        return { label, ring: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0 };
+      });
+      if (!f) continue;
+      if (!f.ring) throw new Error('no visible focus on ' + f.label);
+      reached.add(f.label);
+    }
+    const missed = want.filter((w) => !reached.has(w));
+    eq(missed.join(', '), '', 'controls Tab never reached');
+    // Enter on a focused row action acts: the rename dialog opens, Escape closes it.
+    await page.getByRole('button', { name: 'Rename report.pdf' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#name-dialog[open]').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('#name-dialog[open]').waitFor({ state: 'detached' });
   });
 
   await check('screenshots (light, dark, narrow)', async () => {
