@@ -108,12 +108,17 @@ func mustRead(name string) string {
 }
 
 // contentSecurityPolicy allows exactly the page's one inline script and one inline style, by
-// hash, and nothing else but same-origin requests and data: images (the favicon).
+// hash, and nothing else but same-origin requests, data: images (the favicon), and same-origin
+// images, audio, video and frames for the preview (a PDF in the browser's own viewer; files a
+// browser would run are served with a sandbox CSP of their own, and the preview never frames
+// them).
 func contentSecurityPolicy(script, style string) string {
 	return "default-src 'none'" +
 		"; script-src " + hashSource(script) +
 		"; style-src " + hashSource(style) +
 		"; img-src 'self' data:" +
+		"; media-src 'self'" +
+		"; frame-src 'self'" +
 		"; connect-src 'self'" +
 		"; base-uri 'none'" +
 		"; form-action 'none'" +

@@ -177,6 +177,8 @@ func TestPageHeadersAndCSP(t *testing.T) {
 	for k, v := range map[string]string{
 		"default-src":     "'none'",
 		"img-src":         "'self' data:",
+		"media-src":       "'self'",
+		"frame-src":       "'self'",
 		"connect-src":     "'self'",
 		"base-uri":        "'none'",
 		"form-action":     "'none'",

@@ -362,6 +362,49 @@ try {
     eq(await row('report.pdf').isVisible(), true, 'listing after Esc');
   });
 
+  await check('preview: image, text, HTML as text, PDF, video in the page; modifier-click still opens', async () => {
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+    eq((await dav('PUT', '/dot.png', { body: png })).status, 201, 'PUT dot.png');
+    eq((await dav('PUT', '/page.html', { body: '<script>alert("ran")</script><b>bold</b>' })).status, 201, 'PUT page.html');
+    eq((await dav('PUT', '/clip.webm', { body: 'not really a video' })).status, 201, 'PUT clip.webm');
+    const before = dialogs.length;
+    const seen = problems.length;
+    await page.goto(BASE + '/');
+    const pv = page.locator('#preview');
+    await row('dot.png').locator('td.c-name a').click();
+    await pv.locator('img').waitFor();
+    eq(await pv.locator('img').getAttribute('src'), P + '/dot.png', 'image src');
+    assert(await pv.locator('img').evaluate((i) => i.complete && i.naturalWidth === 1), 'the image loaded');
+    await page.keyboard.press('Escape');
+    await pv.waitFor({ state: 'hidden' });
+    await row('main.go').locator('td.c-name a').click();
+    await pv.locator('pre', { hasText: 'package main' }).waitFor();
+    await page.locator('#pv-close').click();
+    await row('page.html').locator('td.c-name a').click();
+    await pv.locator('pre', { hasText: '<script>alert("ran")</script>' }).waitFor();
+    eq(await pv.locator('b').count(), 0, 'HTML rendered as markup');
+    await page.locator('#pv-close').click();
+    await row('report.pdf').locator('td.c-name a').click();
+    await pv.locator('iframe').waitFor();
+    eq(await pv.locator('iframe').getAttribute('src'), P + '/report.pdf', 'PDF frame');
+    await page.locator('#pv-close').click();
+    await row('clip.webm').locator('td.c-name a').click();
+    await pv.locator('video[controls]').waitFor();
+    await audit(page, 'preview dialog');
+    await page.locator('#pv-close').click();
+    eq(page.url(), BASE + '/', 'the page stayed');
+    eq(dialogs.length, before, 'alerts: ' + dialogs.slice(before).join('; '));
+    // A modifier-click keeps the browser's own behaviour (a new tab), and no preview opens.
+    const [tab] = await Promise.all([context.waitForEvent('page'), row('main.go').locator('td.c-name a').click({ modifiers: ['Control'] })]);
+    await tab.close();
+    eq(await pv.isVisible(), false, 'preview after a modifier-click');
+    // Set aside what the browser's own PDF viewer loads (its extension and chrome:// resources:
+    // the PDF rendered in the browser's viewer, not in the page) and the undecodable fake video.
+    const theirs = problems.splice(seen).filter((m) => !/^foreign request: chrome(-extension)?:\/\//.test(m));
+    eq(theirs.filter((m) => !/Failed to load resource|media/i.test(m)).length, 0, 'unexpected problems: ' + theirs.join('; '));
+    for (const f of ['/dot.png', '/page.html', '/clip.webm']) eq((await dav('DELETE', f)).status, 204, 'clean up ' + f);
+  });
+
   await check('a missing page is a page with a way back (404)', async () => {
     const seen = problems.length;
     const res = await page.goto(BASE + '/no%20such/thing.txt');

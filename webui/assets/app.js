@@ -58,6 +58,10 @@
   for (const [kind, list] of Object.entries(KINDS)) {
     for (const e of list.split(' ')) EXT.set(e, kind);
   }
+  function kindOf(name) {
+    const dot = name.lastIndexOf('.');
+    return dot > 0 ? EXT.get(name.slice(dot + 1).toLowerCase()) : undefined;
+  }
   function iconFor(name, dir) {
     if (dir) return 'i-folder';
     const dot = name.lastIndexOf('.');
@@ -128,6 +132,14 @@
       const t = el('time', '', formatTime(e.modified));
       t.dateTime = e.modified;
       mod.append(t);
+    }
+
+    if (!e.dir && PREVIEW.has(kindOf(e.name))) {
+      a.addEventListener('click', (ev) => {
+        if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+        ev.preventDefault();
+        preview(e);
+      });
     }
 
     const act = el('td', 'c-act');
@@ -246,6 +258,70 @@
     if (!res.ok) throw httpError(res);
     return res;
   }
+
+  // ---- preview ----
+  // Images, audio, video and PDF go to the browser's own viewers (same-origin elements); text
+  // and code are fetched (the first 256 KiB) and shown as text, never parsed as markup. HTML and
+  // other active files are shown as their source text: the page never renders them.
+
+  const PREVIEW = new Set(['image', 'audio', 'video', 'pdf', 'text', 'code']);
+  const TEXT_LIMIT = 256 * 1024;
+  const pv = $('preview');
+  let pvAbort = null;
+  async function preview(e) {
+    const kind = kindOf(e.name);
+    const body = $('pv-body');
+    if (pvAbort) pvAbort.abort();
+    body.replaceChildren();
+    $('pv-title').textContent = e.name;
+    $('pv-open').setAttribute('href', e.href);
+    $('pv-download').setAttribute('href', e.href);
+    $('pv-download').setAttribute('download', e.name);
+    if (!pv.open) pv.showModal();
+    if (kind === 'image') {
+      const img = el('img');
+      img.alt = e.name;
+      img.src = e.href;
+      body.append(img);
+    } else if (kind === 'audio' || kind === 'video') {
+      const m = el(kind);
+      m.controls = true;
+      m.preload = 'metadata';
+      m.src = e.href;
+      m.setAttribute('aria-label', e.name);
+      body.append(m);
+    } else if (kind === 'pdf') {
+      const f = el('iframe');
+      f.title = e.name;
+      f.src = e.href;
+      body.append(f);
+    } else {
+      const ctl = new AbortController();
+      pvAbort = ctl;
+      const pre = el('pre');
+      pre.tabIndex = 0;
+      pre.setAttribute('aria-label', 'Contents of ' + e.name);
+      body.append(pre);
+      try {
+        const res = await fetch(e.href, { headers: { Range: 'bytes=0-' + (TEXT_LIMIT - 1) }, signal: ctl.signal, credentials: 'same-origin' });
+        if (!res.ok) throw httpError(res);
+        pre.textContent = await res.text();
+        if (e.size > TEXT_LIMIT) body.append(el('p', 'pv-note', 'The first 256 KiB of ' + formatSize(e.size) + '; Open or Download for the rest.'));
+      } catch (err) {
+        if (err.name !== 'AbortError') pre.textContent = 'Could not read the file: ' + err.message;
+      }
+    }
+    $('pv-close').focus();
+  }
+  function closePreview() {
+    if (pvAbort) pvAbort.abort();
+    pvAbort = null;
+    for (const m of $('pv-body').querySelectorAll('audio, video')) m.pause();
+    $('pv-body').replaceChildren();
+    if (pv.open) pv.close();
+  }
+  $('pv-close').addEventListener('click', closePreview);
+  pv.addEventListener('cancel', (ev) => { ev.preventDefault(); closePreview(); });
 
   // ---- filter and search ----
   // Typing filters the rows already here (no request); Enter asks the server for every match in
