@@ -22,7 +22,8 @@ func wantsZip(r *http.Request) bool {
 	return r.URL.RawQuery != "" && r.URL.Query().Get("download") == "zip"
 }
 
-// serveZip answers GET /DIR/?download=zip: the collection p and everything below it, as a zip
+// serveZip answers GET /DIR/?download=zip: the collection p and everything below it (or, with
+// select=NAME parameters, the named members of p and everything below them), as a zip
 // archive streamed while the tree is walked. Nothing is staged: no temp file, and memory holds
 // only the listings of the collections on the way down (one per level), whatever the size of the
 // files. Members are stored, not deflated: most of what people keep (photos, video, archives,
@@ -54,6 +55,14 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	w.WriteHeader(http.StatusOK)
 	zw := zip.NewWriter(w)
 	z := &zipWalk{h: h, ctx: r.Context(), zw: zw, buf: make([]byte, 64<<10)}
+	// ?select=NAME (repeated) keeps only those members of p, each with everything below it:
+	// the browser view's download of a selection. A name that is not there selects nothing.
+	if sel := r.URL.Query()["select"]; len(sel) > 0 {
+		z.only = make(map[string]bool, len(sel))
+		for _, name := range sel {
+			z.only[name] = true
+		}
+	}
 	z.walk(p, "")
 	if z.err != nil {
 		// The response has started: the status cannot change. The archive is left without its
@@ -77,6 +86,8 @@ type zipWalk struct {
 	zw  *zip.Writer
 	buf []byte
 	err error // the first write failure or cancellation: the walk stops
+	// only, when not nil, names the members of the top collection to archive.
+	only map[string]bool
 }
 
 // walk adds the members of collection d under the archive directory prefix rel ("" or
@@ -98,6 +109,9 @@ func (z *zipWalk) walk(d davpath.Path, rel string) {
 	for _, m := range members {
 		if z.err = ctx.Err(); z.err != nil {
 			return
+		}
+		if rel == "" && z.only != nil && !z.only[m.Name] {
+			continue
 		}
 		q := d.Join(m.Name)
 		if h.allow(ctx, access.Read, q) != nil {

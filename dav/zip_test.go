@@ -146,6 +146,18 @@ func TestZipDownload(t *testing.T) {
 	if !slices.IsSorted(names) {
 		t.Errorf("members not in order: %q", names)
 	}
+	// A selection keeps the named members with their subtrees; a denied or absent name adds
+	// nothing, and a name selects at the top only (a/one.txt is not "one.txt").
+	sel := readZip(t, e.mustDo(200, "GET", "/top/?download=zip&select=one.txt&select=a&select=secret&select=nothing&select=two.bin", nil, "").Body.Bytes())
+	var selNames []string
+	for n := range sel {
+		selNames = append(selNames, n)
+	}
+	slices.Sort(selNames)
+	if got := strings.Join(selNames, ","); got != "a/,a/b/,a/b/three,a/loop/,a/name with spaces é,a/two.bin,one.txt" {
+		t.Errorf("selection archive: %s", got)
+	}
+
 	w2 := e.mustDo(200, "GET", "/top/?download=zip", nil, "")
 	if !bytes.Equal(w.Body.Bytes(), w2.Body.Bytes()) {
 		t.Error("two archives of the same tree differ")

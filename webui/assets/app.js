@@ -160,14 +160,14 @@
     if (e.writable && canWrite) {
       tr.draggable = true;
       tr.addEventListener('dragstart', (ev) => {
-        dragged = e;
+        dragged = selected.has(e.name) && selected.size > 1 ? { multi: selectedEntries() } : e;
         ev.dataTransfer.effectAllowed = 'move';
         ev.dataTransfer.setData('text/plain', e.name);
       });
       tr.addEventListener('dragend', () => { dragged = null; });
     }
     if (e.dir) dropTarget(tr, () => e.href, e);
-    tr.append(name, size, mod, act);
+    tr.append(selectCell(e, tr), name, size, mod, act);
     return tr;
   }
 
@@ -198,6 +198,8 @@
       else th.removeAttribute('aria-sort');
     }
     fresh.clear();
+    for (const n of selected) if (!entries.some((x) => x.name === n)) selected.delete(n);
+    updateBulk();
   }
 
   for (const b of document.querySelectorAll('#listing th button[data-key]')) {
@@ -257,6 +259,114 @@
     if (res.status === 207) throw new Error('some items could not be changed');
     if (!res.ok) throw httpError(res);
     return res;
+  }
+
+  // ---- selection and bulk actions ----
+  // A checkbox per row (Space toggles it from the keyboard); shift-click selects the range from
+  // the last one clicked. The bar acts on every selected entry: one zip of them all, copy or move
+  // to a folder, delete, or drag a selected row onto a folder to move them all.
+
+  const selected = new Set(); // names of the selected entries
+  let anchorName = null;
+  const selectAll = $('select-all');
+  function selectedEntries() { return entries.filter((x) => selected.has(x.name)); }
+  function listedRows() { return Array.from(tbody.rows).filter((tr) => !tr.hidden && !tr.classList.contains('hit')); }
+  function selectCell(e, tr) {
+    const td = el('td', 'c-sel');
+    const cb = el('input');
+    cb.type = 'checkbox';
+    cb.checked = selected.has(e.name);
+    cb.setAttribute('aria-label', 'Select ' + e.name);
+    if (cb.checked) tr.classList.add('selected');
+    cb.addEventListener('click', (ev) => {
+      const rows = listedRows();
+      const here = rows.indexOf(tr);
+      const from = anchorName === null ? -1 : rows.findIndex((r) => r.dataset.name === anchorName);
+      if (ev.shiftKey && from >= 0 && here >= 0) {
+        const [a, b] = from < here ? [from, here] : [here, from];
+        for (const r of rows.slice(a, b + 1)) {
+          if (cb.checked) selected.add(r.dataset.name); else selected.delete(r.dataset.name);
+        }
+      } else if (cb.checked) {
+        selected.add(e.name);
+      } else {
+        selected.delete(e.name);
+      }
+      anchorName = e.name;
+      updateBulk();
+    });
+    td.append(cb);
+    return td;
+  }
+  function updateBulk() {
+    for (const tr of tbody.rows) {
+      if (tr.classList.contains('hit')) continue;
+      const on = selected.has(tr.dataset.name);
+      tr.classList.toggle('selected', on);
+      const cb = tr.querySelector('.c-sel input');
+      if (cb) cb.checked = on;
+    }
+    const n = selected.size;
+    $('bulk').hidden = n === 0;
+    $('bulk-count').textContent = n + ' selected';
+    selectAll.checked = n > 0 && n === entries.length;
+    selectAll.indeterminate = n > 0 && n < entries.length;
+    const zip = $('bulk-zip');
+    zip.setAttribute('href', dirHref + '?download=zip&' + [...selected].map((x) => 'select=' + encodeURIComponent(x)).join('&'));
+    const folder = document.body.dataset.path === '/' ? document.title.split(' · ').pop() : document.body.dataset.path.split('/').pop();
+    zip.setAttribute('download', folder + '.zip');
+  }
+  selectAll.addEventListener('change', () => {
+    if (selectAll.checked) for (const x of entries) selected.add(x.name);
+    else selected.clear();
+    anchorName = null;
+    updateBulk();
+  });
+  $('bulk-clear').addEventListener('click', () => { selected.clear(); anchorName = null; updateBulk(); });
+
+  // bulkTransfer copies or moves the entries into the folder destDir (escaped URL), never
+  // replacing anything there (Overwrite: F), and reports how many made it.
+  async function bulkTransfer(method, list, destDir) {
+    if (!destDir) return;
+    let done = 0;
+    const failed = [];
+    for (const e of list) {
+      if (method === 'MOVE' && (destDir === dirHref || (e.dir && destDir.startsWith(e.href)))) { failed.push(e.name); continue; }
+      try {
+        await dav(method, e.href, { Destination: location.origin + destDir + encodeURIComponent(e.name) + (e.dir ? '/' : ''), Overwrite: 'F' });
+        done++;
+        if (method === 'MOVE') selected.delete(e.name); // what failed stays selected
+      } catch {
+        failed.push(e.name);
+      }
+    }
+    const verb = method === 'MOVE' ? 'Moved' : 'Copied';
+    if (failed.length) say(verb + ' ' + done + ' of ' + list.length + '; not: ' + failed.join(', ') + ' (already there, not allowed, or into itself).', 'error');
+    else say(verb + ' ' + done + (done === 1 ? ' item' : ' items') + ' to ' + decodeURIComponent(destDir.slice(rootHref.length - 1)) + '.', 'ok');
+    await refresh().catch((err) => fail('Reload failed', err));
+  }
+  async function askFolder(verb) {
+    const here = document.body.dataset.path;
+    const n = selected.size;
+    const path = await askName(verb + ' ' + n + (n === 1 ? ' item' : ' items') + ' to folder', verb, here === '/' ? '/' : here + '/',
+      (p) => folderURL(p) === null ? 'A folder path like /Photos/2026; a name cannot be "." or "..", or contain a backslash.' : '');
+    return path === null ? null : folderURL(path);
+  }
+  $('bulk-copy').addEventListener('click', async () => bulkTransfer('COPY', selectedEntries(), await askFolder('Copy')));
+  if (canWrite) {
+    $('bulk-move').addEventListener('click', async () => bulkTransfer('MOVE', selectedEntries(), await askFolder('Move')));
+    $('bulk-delete').addEventListener('click', async () => {
+      const list = selectedEntries();
+      if (!list.length || !window.confirm('Delete ' + list.length + (list.length === 1 ? ' item' : ' items') + ' (folders with everything in them)?')) return;
+      const failed = [];
+      for (const e of list) {
+        try { await dav('DELETE', e.href); } catch { failed.push(e.name); }
+      }
+      selected.clear();
+      if (failed.length) say('Deleted ' + (list.length - failed.length) + ' of ' + list.length + '; not: ' + failed.join(', ') + '.', 'error');
+      else say('Deleted ' + list.length + (list.length === 1 ? ' item.' : ' items.'), 'ok');
+      await refresh().catch((err) => fail('Reload failed', err));
+    });
   }
 
   // ---- preview ----
@@ -640,7 +750,7 @@
   let dragged = null;
   function dropTarget(el, hrefOf, self) {
     el.addEventListener('dragover', (ev) => {
-      if (!dragged || dragged === self) return;
+      if (!dragged || dragged === self || (dragged.multi && dragged.multi.includes(self))) return;
       ev.preventDefault();
       ev.dataTransfer.dropEffect = 'move';
       el.classList.add('drop-here');
@@ -648,12 +758,13 @@
     el.addEventListener('dragleave', () => el.classList.remove('drop-here'));
     el.addEventListener('drop', (ev) => {
       el.classList.remove('drop-here');
-      if (!dragged || dragged === self) return;
+      if (!dragged || dragged === self || (dragged.multi && dragged.multi.includes(self))) return;
       ev.preventDefault();
       ev.stopPropagation(); // not an upload
       const e = dragged;
       dragged = null;
-      moveTo(e, hrefOf());
+      if (e.multi) bulkTransfer('MOVE', e.multi, hrefOf());
+      else moveTo(e, hrefOf());
     });
   }
   if (canWrite) {
