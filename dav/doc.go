@@ -45,8 +45,12 @@
 //     cut); the walk does not descend below symbolic links.
 //   - Request bodies are parsed with encoding/xml tokens under a size cap (413), a nesting cap
 //     and no DTD processing at all (400); the request URI and Destination are length-capped.
-//   - Dot segments in any encoding, NUL bytes, backslashes and invalid UTF-8 in paths are a 400,
-//     never resolved. A Destination on another host, port or prefix is a 502.
+//   - Dot segments in any encoding (overlong UTF-8 forms included), NUL bytes, control
+//     characters and an encoded slash inside a name are a 400, never resolved. Every other name
+//     a Unix file system allows is served, a backslash and bytes that are not UTF-8 included:
+//     hrefs percent-encode them byte for byte, and displayname shows a byte that is not UTF-8
+//     as U+FFFD so the XML stays well-formed (davpath.checkName argues the rule). A Destination
+//     on another host, port or prefix is a 502.
 //   - Files whose type a browser would execute (HTML, SVG, XML, JavaScript) are served with
 //     "Content-Security-Policy: sandbox" and nosniff, so uploaded content cannot act with the
 //     origin of the browser view.

@@ -1,16 +1,20 @@
 // Package davpath is the only parser of request URIs and Destination headers in davd.
 //
 // A Path is canonical: it starts with "/", has no empty, "." or ".." segments, no trailing slash
-// (except the root "/"), no NUL byte, no backslash and only valid UTF-8. The access policy, the
-// lock manager and the storage backends all see the same Path value, so a rule written for
-// "/secret" cannot be bypassed with "/public/../secret", "%2e%2e" or "//secret".
+// (except the root "/"), no NUL byte, no control character and no overlong UTF-8 encoding. The
+// access policy, the lock manager and the storage backends all see the same Path value, so a
+// rule written for "/secret" cannot be bypassed with "/public/../secret", "%2e%2e" or "//secret".
+//
+// A segment is otherwise any byte string a Unix file system allows as a name: a backslash is an
+// ordinary character there, and names need not be UTF-8 (see checkName). Such names travel
+// percent-encoded in hrefs (Escape), so a client gets back exactly the bytes on disk.
 package davpath
 
 import (
 	"errors"
 	"net/url"
+	"os"
 	"strings"
-	"unicode/utf8"
 )
 
 // Path is a canonical, unescaped resource path. The zero value is not valid; use Root.
@@ -84,23 +88,67 @@ func escapedLen(s string) int {
 	return n
 }
 
-// checkName validates one unescaped segment.
+// checkName validates one unescaped segment. The rule is "every name the host file system
+// allows, except what could change which resource a path names":
+//
+//   - "." and ".." are refused, never resolved (RFC 3986 §3.3 and §5.2.4 give them meaning as
+//     dot segments; Parse has already percent-decoded, so %2e%2e lands here too).
+//   - The separators of the host OS are refused inside a segment: "/" (only reachable as %2F,
+//     which RFC 3986 §2.2 says is data, not a delimiter, but every file system API would take
+//     as one), and on Windows also "\", which is a separator there. On Unix a backslash is an
+//     ordinary byte of a name and is allowed.
+//   - NUL (it ends a name in every system call), and the C0 controls and DEL: no file system
+//     API refuses them, but a CR/LF in a name is a header-injection and log-forgery hazard in
+//     Location, Destination echoes and access logs, and XML 1.0 cannot carry most of them in
+//     displayname (RFC 4918 §15.2).
+//   - Overlong UTF-8 encodings (RFC 3629 §3 and §10: "%c0%ae" is a '.' and "%c0%af" a '/' to a
+//     lenient decoder, the classic way past a traversal check) are refused, in their 2- to
+//     6-byte forms, wherever they appear in the segment.
+//
+// Everything else is allowed, including bytes that are not UTF-8 at all ("%ff"): RFC 3986 §2.1
+// percent-encodes octets, not characters, and RFC 4918 §8.3 asks only that hrefs be URIs, which
+// an escaped octet string is. Such a name reaches storage as its exact bytes.
 func checkName(name string) error {
 	if name == "." || name == ".." {
 		return ErrTraversal
 	}
-	if !utf8.ValidString(name) {
-		return ErrInvalid
-	}
 	for i := 0; i < len(name); i++ {
 		switch c := name[i]; {
-		case c == 0, c == '/', c == '\\':
+		case c == 0, c == '/', c == '\\' && backslashSeparates:
 			return ErrInvalid
 		case c < 0x20 || c == 0x7f:
+			return ErrInvalid
+		case c >= 0xc0 && overlong(name[i:]):
 			return ErrInvalid
 		}
 	}
 	return nil
+}
+
+// backslashSeparates is true where the OS takes a backslash as a path separator.
+const backslashSeparates = os.PathSeparator == '\\'
+
+// overlong reports whether s starts with the lead byte of an overlong UTF-8 sequence: a code
+// point encoded in more bytes than it needs. C0 and C1 are refused wherever they are (they can
+// only start an encoding of U+0000..U+007F, and RFC 3629 §1 says they never appear in UTF-8);
+// E0, F0, F8 and FC are when the next byte leaves the high bits of the code point zero. Any
+// other lead byte at the end of the name encodes nothing and is just a byte.
+func overlong(s string) bool {
+	switch c := s[0]; {
+	case c == 0xc0 || c == 0xc1:
+		return true
+	case len(s) < 2:
+		return false
+	case c == 0xe0:
+		return s[1] >= 0x80 && s[1] < 0xa0
+	case c == 0xf0:
+		return s[1] >= 0x80 && s[1] < 0x90
+	case c == 0xf8:
+		return s[1] >= 0x80 && s[1] < 0x88
+	case c == 0xfc:
+		return s[1] >= 0x80 && s[1] < 0x84
+	}
+	return false
 }
 
 // ValidName reports whether name can be one segment of a Path.

@@ -135,7 +135,7 @@ func TestConfigErrors(t *testing.T) {
 		{"duplicate user", b + user + user, "users[1] (alice).name: user \"alice\" defined twice"},
 		{"scope with dot-dot", b + user + "scope = \"/a/../b\"\n", "users[0] (alice).scope"},
 		{"relative scope", b + user + "scope = \"alice\"\n", "users[0] (alice).scope"},
-		{"scope with backslash", b + user + "scope = '/a\\b'\n", "users[0] (alice).scope"},
+		{"scope with a control character", b + user + "scope = \"/a\\tb\"\n", "users[0] (alice).scope"},
 		{"scope with trailing dot", b + user + "scope = \"/a/.\"\n", "users[0] (alice).scope"},
 		{"too costly hash", b + "[[users]]\nname = \"x\"\npassword = \"$2a$31$" + testHash[7:] + "\"\n", "users[0] (x).password"},
 		{"bad permission", b + user + "permissions = \"admin\"\n", "users[0] (alice).permissions"},
@@ -295,6 +295,30 @@ max_locks_per_user = 7
 		c := Defaults()
 		if err := Parse([]byte(bad), &c); err == nil {
 			t.Errorf("Parse(%q) accepted an unknown key", bad)
+		}
+	}
+}
+
+// TestScopeLiteralNames: since issue 15 item 6 a scope may name a directory whose name holds a
+// backslash or a percent sign, as any path may; both are taken literally, never as a separator
+// or an escape.
+func TestScopeLiteralNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, scope := range []string{`/a\b`, `/..\x`, "/a%2Fb", "/%2e%2e"} {
+		c := Defaults()
+		doc := base(dir) + "\n[[users]]\nname = \"alice\"\npassword = \"" + testHash + "\"\nscope = " + quote(scope) + "\n"
+		if err := Parse([]byte(doc), &c); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("scope %q: %v", scope, err)
+		}
+		pr, _, err := c.principals()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pr["alice"].scope; string(got) != scope || got.Depth() != 1 {
+			t.Errorf("scope %q resolved to %q (depth %d), want the same single segment", scope, got, got.Depth())
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -551,7 +552,25 @@ func testBackendNames(t *testing.T, b storage.Backend) {
 	names := []string{
 		"naïve résumé.txt", "日本語", "with space", "a%20b", "semi;colon", `quote'"`, "emoji 🎉",
 		"...dots", ".hidden", "trailing.", "a+b&c=d", "#hash?", "~tilde", "ÅNGSTRÖM", "x,y(z)",
+		// Names a Unix file system allows that are not UTF-8 text or hold a backslash (issue
+		// 15 item 6): a backend must keep their exact bytes.
+		"\xff", "caf\xe9.txt", "a\x80b", "\xed\xa0\x80", "\xf5\x80", "trunc\xc3",
 	}
+	if os.PathSeparator != '\\' {
+		names = append(names, `back\slash`, `..\up`, `\`)
+	}
+	// Every printable ASCII punctuation character but the separator, alone (the lone dot is
+	// a dot segment) and inside a name.
+	for c := byte('!'); c <= '~'; c++ {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '/' || c == '\\' {
+			continue
+		}
+		names = append(names, "p"+string(c)+"q")
+		if c != '.' {
+			names = append(names, string(c))
+		}
+	}
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	for _, n := range names {
 		bkPut(t, b, bkPath(t, n), n)
 	}
@@ -571,6 +590,35 @@ func testBackendNames(t *testing.T, b storage.Backend) {
 		bkWantContent(t, b, p, n)
 	}
 	bkWantContent(t, b, bkPath(t, "dir ü", "inner é"), "inner")
+
+	// Renamer and Copier keep the bytes too, as destinations and as sources.
+	if r, ok := b.(storage.Renamer); ok {
+		bkMkcol(t, b, bkPath(t, "moved\xfe"))
+		for _, n := range names {
+			if err := r.Rename(context.Background(), bkPath(t, n), bkPath(t, "moved\xfe", n)); err != nil {
+				t.Fatalf("Rename(%q): %v", n, err)
+			}
+			bkMissing(t, b, bkPath(t, n))
+			bkWantContent(t, b, bkPath(t, "moved\xfe", n), n)
+		}
+		if got := bkNames(t, b, bkPath(t, "moved\xfe")); !slices.Equal(got, names) {
+			t.Errorf("List after Rename = %q,\nwant %q", got, names)
+		}
+	}
+	if c, ok := b.(storage.Copier); ok {
+		from := bkPath(t, "copied\xfd")
+		bkMkcol(t, b, from)
+		for _, n := range names {
+			src := bkPath(t, "copied\xfd", n)
+			bkPut(t, b, src, n)
+			dst := bkPath(t, "copied\xfd", n+"\xfc")
+			if err := c.CopyFile(context.Background(), src, dst); err != nil {
+				t.Fatalf("CopyFile(%q): %v", n, err)
+			}
+			bkWantContent(t, b, dst, n)
+			bkWantContent(t, b, src, n)
+		}
+	}
 }
 
 func testBackendCancel(t *testing.T, b storage.Backend) {

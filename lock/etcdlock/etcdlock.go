@@ -91,9 +91,11 @@ func (m *Manager) table(ctx context.Context, now time.Time) (active, expired []s
 	}
 	for _, kv := range resp.Kvs {
 		var s stored
-		if err := json.Unmarshal(kv.Value, &s.l); err != nil {
+		l, err := decode(kv.Value)
+		if err != nil {
 			return nil, nil, 0, fmt.Errorf("etcdlock: %s: %w", kv.Key, err)
 		}
+		s.l = l
 		s.key, s.mod = string(kv.Key), kv.ModRevision
 		if s.l.Expired(now) {
 			expired = append(expired, s)
@@ -138,9 +140,30 @@ func (m *Manager) leaseOf(ctx context.Context, key string) clientv3.LeaseID {
 	return clientv3.LeaseID(resp.Kvs[0].Lease)
 }
 
+// record is a lock's value in etcd: the lock.Lock fields, plus its root as bytes. A lock root
+// may hold bytes that are not UTF-8 (davpath allows every name a Unix file system does), which
+// encoding/json would replace with U+FFFD in a string; RootBytes is base64 and exact. Root is
+// still written, for nodes of the previous version during a rolling upgrade, and is what a
+// record they wrote carries alone.
+type record struct {
+	lock.Lock
+	RootBytes []byte `json:",omitempty"`
+}
+
 func encode(l lock.Lock) string {
-	b, _ := json.Marshal(l) // cannot fail: strings, numbers, bytes and a time
+	b, _ := json.Marshal(record{Lock: l, RootBytes: []byte(l.Root)}) // cannot fail: strings, numbers, bytes and a time
 	return string(b)
+}
+
+func decode(b []byte) (lock.Lock, error) {
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return lock.Lock{}, err
+	}
+	if r.RootBytes != nil {
+		r.Root = davpath.Path(r.RootBytes)
+	}
+	return r.Lock, nil
 }
 
 // writeInScope reports whether a write in progress on this node touches the scope of l;

@@ -103,3 +103,43 @@ func TestTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestNonUTF8Root: a lock root holding bytes that are not UTF-8 (a legal Unix name, issue 15
+// item 6) survives the etcd record byte for byte, as seen from another node, and a record in
+// the previous format (Root as a JSON string only) is still read.
+func TestNonUTF8Root(t *testing.T) {
+	e := clustertest.StartEtcd(t, 1)
+	ctx := context.Background()
+	cli := client(t, e)
+	a := etcdlock.New(cli, "/raw/", lock.Limits{})
+	b := etcdlock.New(client(t, e), "/raw/", lock.Limits{})
+	now := time.Now()
+	root := davpath.Path("/d\xff/caf\xe9\\x")
+	l, err := a.Create(ctx, now, lock.Lock{Root: root, Depth: lock.DepthInfinity, Principal: "u", Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := b.Lookup(ctx, now, l.Token); err != nil || !ok || got.Root != root {
+		t.Fatalf("b: Lookup = %q %v %v, want root %q", got.Root, ok, err, root)
+	}
+	if ls, err := b.Discover(ctx, now, root.Join("m")); err != nil || len(ls) != 1 || ls[0].Root != root {
+		t.Fatalf("b: Discover below the root = %v %v", ls, err)
+	}
+	// A look-alike whose bytes were mangled to U+FFFD is another resource: not locked.
+	if ls, err := b.Discover(ctx, now, "/d\uFFFD/caf\uFFFD\\x"); err != nil || len(ls) != 0 {
+		t.Fatalf("b: Discover of the mangled name = %v %v, want none", ls, err)
+	}
+	if _, err := b.Confirm(ctx, now, lock.Submitted{Principal: "u"}, lock.Target{Path: root.Join("m")}); !errors.Is(err, lock.ErrLocked) {
+		t.Fatalf("b: Confirm below the root without the token: %v, want 423", err)
+	}
+
+	// A record written by the previous version: the lock.Lock fields only.
+	old := `{"Token":"urn:uuid:00000000-0000-4000-8000-000000000001","Root":"/old","Depth":-1,"Shared":false,"Owner":null,"Principal":"u","Timeout":0,"Expires":"0001-01-01T00:00:00Z"}`
+	if _, err := cli.Put(ctx, "/raw/l//old\x00urn:uuid:00000000-0000-4000-8000-000000000001", old); err != nil {
+		t.Fatal(err)
+	}
+	c := etcdlock.New(client(t, e), "/raw/", lock.Limits{})
+	if got, ok, err := c.Lookup(ctx, now, "urn:uuid:00000000-0000-4000-8000-000000000001"); err != nil || !ok || got.Root != "/old" || got.Principal != "u" {
+		t.Fatalf("old record: Lookup = %+v %v %v", got, ok, err)
+	}
+}

@@ -26,8 +26,10 @@
 // are followed the way os.Root follows them, so that a policy can check its rules on the
 // location the operation will reach (access.Rules.ThroughLinks).
 //
-// Entries whose names cannot be a davpath segment (control characters, backslashes, invalid
-// UTF-8) are skipped by List and cannot be addressed.
+// Names are bytes: a backslash or bytes that are not UTF-8 are served like any other name and
+// reach the disk exactly as the client's percent-encoded URL spelled them. Entries whose names
+// cannot be a davpath segment (control characters, overlong UTF-8 encodings) are skipped by
+// List and cannot be addressed.
 //
 // Hard links are not detected: a hard link planted in the tree by someone with shell access to
 // a file elsewhere on the same file system is served like any other file. Symbolic links inside

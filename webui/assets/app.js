@@ -24,9 +24,11 @@
   // ---- names and URLs ----
 
   function validName(n) {
-    // The same rule as the server's davpath: no separators, control characters or dot names.
+    // The same rule as the server's davpath on Unix: no slash, control characters or dot
+    // names; a backslash is an ordinary character of a name (issue 15 item 6). A string here is
+    // always UTF-16 text, so the overlong encodings davpath also refuses cannot occur.
     return typeof n === 'string' && n !== '' && n !== '.' && n !== '..' &&
-      !/[/\\\u0000-\u001f\u007f]/.test(n);
+      !/[/\u0000-\u001f\u007f]/.test(n);
   }
   function childURL(name, dir) {
     return dirHref + encodeURIComponent(name) + (dir ? '/' : '');
@@ -684,7 +686,7 @@
   dlgInput.addEventListener('input', () => { dlgError.textContent = ''; });
 
   function nameProblem(name, except) {
-    if (!validName(name)) return 'Names cannot be empty, "." or "..", or contain / or \\.';
+    if (!validName(name)) return 'Names cannot be empty, "." or "..", or contain / or control characters.';
     if (name !== except && entries.some((e) => e.name === name)) return 'Something named “' + name + '” is already here.';
     return '';
   }
