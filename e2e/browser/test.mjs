@@ -258,6 +258,24 @@ try {
     assert(await page.locator('#upload-cancel').isHidden(), 'Cancel still shown after the uploads ended');
   });
 
+  await check('upload a whole folder with the folder picker (MKCOL on the way, then PUT)', async () => {
+    const src = mkdtempSync(join(tmpdir(), 'davd-folder-'));
+    try {
+      mkdirSync(join(src, 'Trip', 'day 1'), { recursive: true });
+      writeFileSync(join(src, 'Trip', 'notes.txt'), 'notes');
+      writeFileSync(join(src, 'Trip', 'day 1', 'pic.jpg'), 'pixels');
+      await page.locator('#folder-picker').setInputFiles(join(src, 'Trip'));
+      await page.locator('#status', { hasText: 'Uploaded 2 files' }).waitFor();
+      await row('Trip').waitFor();
+      eq((await dav('GET', '/Trip/notes.txt')).text, 'notes', 'Trip/notes.txt');
+      eq((await dav('GET', '/Trip/day 1/pic.jpg')).text, 'pixels', 'Trip/day 1/pic.jpg');
+      eq((await dav('DELETE', '/Trip')).status, 204, 'clean up');
+      await page.goto(BASE + '/');
+    } finally {
+      rmSync(src, { recursive: true, force: true });
+    }
+  });
+
   await check('create a folder (MKCOL)', async () => {
     await page.click('#new-folder');
     await page.fill('#dlg-input', 'Projects 2026');

@@ -798,11 +798,28 @@
   // then discards what arrived: the old file, or none, stays.
   let current = null;
   let cancelled = false;
-  function putFile(file, onProgress) {
+  // relURL is the escaped URL of a path relative to this folder ("Trip/day 1/a.jpg").
+  function relURL(path, dir) {
+    return dirHref + path.split('/').map(encodeURIComponent).join('/') + (dir ? '/' : '');
+  }
+  // ensureFolders creates the folders on the way to item.path (a folder upload), once each.
+  const made = new Set();
+  async function ensureFolders(path) {
+    const segs = path.split('/').slice(0, -1);
+    for (let i = 1; i <= segs.length; i++) {
+      const dir = segs.slice(0, i).join('/');
+      if (made.has(dir)) continue;
+      const res = await fetch(relURL(dir, true), { method: 'MKCOL', headers: MARK, credentials: 'same-origin' });
+      if (!res.ok && res.status !== 405) throw httpError(res, 'creating ' + dir);
+      made.add(dir);
+    }
+  }
+  function putFile(item, onProgress) {
+    const file = item.file;
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       current = xhr;
-      xhr.open('PUT', childURL(file.name, false));
+      xhr.open('PUT', relURL(item.path, false));
       xhr.setRequestHeader('X-Requested-With', MARK['X-Requested-With']);
       xhr.upload.addEventListener('progress', (ev) => onProgress(ev.loaded));
       xhr.addEventListener('load', () => {
@@ -816,18 +833,30 @@
     });
   }
 
+  // upload queues files, each {file, path} with path relative to this folder ("a.txt", or
+  // "Trip/day 1/a.jpg" for a folder upload), or plain File objects (path = name).
   function upload(files) {
-    const list = Array.from(files);
+    const list = Array.from(files, (f) => (f instanceof File ? { file: f, path: f.webkitRelativePath || f.name } : f));
     if (list.length === 0) return;
-    const bad = list.filter((f) => !validName(f.name));
-    const good = list.filter((f) => validName(f.name));
-    const existing = good.filter((f) => entries.some((e) => e.name === f.name));
-    if (existing.some((f) => entries.find((e) => e.name === f.name).dir)) {
+    const okPath = (it) => it.path.split('/').every(validName);
+    const bad = list.filter((it) => !okPath(it));
+    const good = list.filter(okPath);
+    const top = (it) => it.path.split('/')[0];
+    const loose = good.filter((it) => !it.path.includes('/'));
+    const existing = loose.filter((it) => entries.some((e) => e.name === it.path));
+    const folders = [...new Set(good.filter((it) => it.path.includes('/')).map(top))];
+    if (existing.some((it) => entries.find((e) => e.name === it.path).dir) ||
+        folders.some((n) => entries.some((e) => e.name === n && !e.dir))) {
       say('A folder has the same name as a file to upload; rename one of them first.', 'error');
       return;
     }
+    const merging = folders.filter((n) => entries.some((e) => e.name === n));
     if (existing.length > 0 &&
-        !window.confirm('Replace ' + (existing.length === 1 ? '“' + existing[0].name + '”' : existing.length + ' existing files') + '?')) {
+        !window.confirm('Replace ' + (existing.length === 1 ? '“' + existing[0].path + '”' : existing.length + ' existing files') + '?')) {
+      return;
+    }
+    if (merging.length > 0 &&
+        !window.confirm('Upload into the existing folder' + (merging.length === 1 ? ' “' + merging[0] + '”' : 's ' + merging.join(', ')) + '? Files of the same name there are replaced.')) {
       return;
     }
     if (bad.length > 0) say('Skipped ' + bad.length + ' file(s) with names the server cannot store.', 'error');
@@ -843,6 +872,7 @@
 
   async function drain() {
     uploading = true;
+    made.clear(); // folders may have changed since the last upload
     cancelled = false;
     $('upload-cancel').hidden = false;
     say('');
@@ -851,25 +881,27 @@
     let failed = 0;
     let sentBefore = 0;
     while (queue.length > 0) {
-      const total = sentBefore + queue.reduce((s, f) => s + f.size, 0);
-      const file = queue.shift();
+      const total = sentBefore + queue.reduce((s, it) => s + it.file.size, 0);
+      const item = queue.shift();
+      const file = item.file;
       const index = done + failed + 1;
       const count = index + queue.length;
       const show = (loaded) => {
         const ratio = total > 0 ? Math.min(1, (sentBefore + loaded) / total) : 1;
         bar.value = ratio;
-        progressText.textContent = 'Uploading ' + index + ' of ' + count + ': ' + file.name;
+        progressText.textContent = 'Uploading ' + index + ' of ' + count + ': ' + item.path;
         progressPct.textContent = Math.round(ratio * 100) + '%';
       };
       show(0);
       try {
-        await putFile(file, show);
+        await ensureFolders(item.path);
+        await putFile(item, show);
         done++;
-        fresh.add(file.name);
+        fresh.add(item.path.split('/')[0]);
       } catch (err) {
         if (cancelled) break;
         failed++;
-        fail('Could not upload “' + file.name + '”', err);
+        fail('Could not upload “' + item.path + '”', err);
       }
       sentBefore += file.size;
       show(0);
@@ -891,10 +923,32 @@
       upload(picker.files);
       picker.value = '';
     });
+    const folderPicker = $('folder-picker');
+    folderPicker.addEventListener('change', () => {
+      upload(folderPicker.files); // each File carries webkitRelativePath ("Trip/day 1/a.jpg")
+      folderPicker.value = '';
+    });
     $('new-folder').addEventListener('click', newFolder);
   }
 
-  // Drag and drop anywhere on the page. Folders are not uploaded (their entries are not files).
+  // Drag and drop anywhere on the page; a dropped folder is walked (FileSystemEntry API) and
+  // uploaded whole, at most MAX_DROP files.
+  const MAX_DROP = 10000;
+  async function walkEntry(entry, prefix, out) {
+    if (out.length >= MAX_DROP) return;
+    if (entry.isFile) {
+      const file = await new Promise((res, rej) => entry.file(res, rej));
+      out.push({ file, path: prefix + entry.name });
+      return;
+    }
+    if (!entry.isDirectory) return;
+    const reader = entry.createReader();
+    for (;;) {
+      const batch = await new Promise((res, rej) => reader.readEntries(res, rej));
+      if (batch.length === 0) break;
+      for (const child of batch) await walkEntry(child, prefix + entry.name + '/', out);
+    }
+  }
   const drop = $('drop');
   let depth = 0;
   const hasFiles = (ev) => ev.dataTransfer && Array.from(ev.dataTransfer.types || []).includes('Files');
@@ -920,21 +974,25 @@
     depth = 0;
     drop.hidden = true;
     const files = [];
-    let folders = 0;
+    const dirs = [];
     const items = ev.dataTransfer.items ? Array.from(ev.dataTransfer.items) : [];
     if (items.length > 0) {
       for (const it of items) {
         if (it.kind !== 'file') continue;
         const entry = it.webkitGetAsEntry ? it.webkitGetAsEntry() : null;
-        if (entry && entry.isDirectory) { folders++; continue; }
+        if (entry && entry.isDirectory) { dirs.push(entry); continue; }
         const f = it.getAsFile();
-        if (f) files.push(f);
+        if (f) files.push({ file: f, path: f.name });
       }
     } else {
-      files.push(...Array.from(ev.dataTransfer.files || []));
+      files.push(...Array.from(ev.dataTransfer.files || [], (f) => ({ file: f, path: f.name })));
     }
-    if (folders > 0) say('Folders cannot be uploaded by drag and drop; create the folder and drop its files into it.', 'error');
-    upload(files);
+    if (dirs.length === 0) { upload(files); return; }
+    (async () => {
+      for (const d of dirs) await walkEntry(d, '', files);
+      if (files.length >= MAX_DROP) say('Only the first ' + MAX_DROP + ' files are uploaded.', 'error');
+      upload(files);
+    })().catch((err) => fail('Could not read the dropped folder', err));
   });
 
   // ---- start: adopt the server-rendered rows, then sort and decorate them ----
