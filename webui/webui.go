@@ -415,6 +415,9 @@ type crumb struct {
 	Href string
 }
 
+// inlineRows bounds the rows written into a page; the script loads the rest (see pageData).
+const inlineRows = 300
+
 type pageData struct {
 	Title    string
 	Path     string
@@ -427,6 +430,8 @@ type pageData struct {
 	CanWrite bool
 	// User is the signed-in principal's name, "" when anonymous.
 	User string
+	// Total is the number of entries; only the first inlineRows are in Entries.
+	Total int
 	// CanShare: the page offers share links.
 	CanShare bool
 	Style    template.CSS
@@ -444,11 +449,17 @@ func (u *UI) pageData(ctx context.Context, p davpath.Path, entries []Entry) page
 		Href:     p.Escape(u.prefix, true),
 		RootHref: u.rootURL,
 		Entries:  entries,
+		Total:    len(entries),
 		Style:    u.style,
 		Script:   u.script,
 	}
 	if d.Heading == "" {
 		d.Heading = u.opt.Title
+	}
+	// A big folder's page carries its first rows only, so that the first screen shows at once;
+	// the script fetches the whole listing as JSON (one parse instead of thousands of elements).
+	if len(d.Entries) > inlineRows {
+		d.Entries = d.Entries[:inlineRows]
 	}
 	cur := davpath.Root
 	segs := p.Segments()

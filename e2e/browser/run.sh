@@ -60,6 +60,11 @@ rc=0
 run_pass() {
 	local name="$1" prefix="$2" artifacts="$3" script="${4:-test.mjs}" extra="${5:-}" dir="$TMP/$1" port up="" prc=0 line
 	mkdir -p "$dir/data" "$dir/state" "$artifacts"
+	# A folder of 10,000 files for the big-folder check, made on disk (fast) before the start.
+	if [ "$script" = test.mjs ]; then
+		mkdir -p "$dir/data/zz 10000 files"
+		(cd "$dir/data/zz 10000 files" && seq -f 'file-%05g.txt' 1 10000 | xargs touch)
+	fi
 	port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 	echo "== pass '$name': http://127.0.0.1:$port${prefix:-/}"
 	# CORS: scripts on the origin http://localhost:PORT may use davd (the CORS check).

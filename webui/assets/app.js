@@ -188,10 +188,30 @@
     return (c || byName(a, b)) * sortDir;
   }
 
+  const FIRST_ROWS = 150;
+  const CHUNK_ROWS = 500;
+  let renderGen = 0;
   function render() {
     if (hits !== null) return; // search results are shown; the listing comes back with Esc
     const sorted = entries.slice().sort(compare);
-    tbody.replaceChildren(...sorted.map(row));
+    // The first screen at once; a big folder's other rows follow in chunks between frames, so
+    // that a sort or a reload of 10,000 entries shows its first rows within a frame or two.
+    const gen = ++renderGen;
+    tbody.replaceChildren(...sorted.slice(0, FIRST_ROWS).map(row));
+    if (sorted.length > FIRST_ROWS) {
+      let at = FIRST_ROWS;
+      const more = () => {
+        if (gen !== renderGen) return; // a newer render took over
+        const frag = document.createDocumentFragment();
+        for (const x of sorted.slice(at, at + CHUNK_ROWS)) frag.append(row(x));
+        tbody.append(frag);
+        at += CHUNK_ROWS;
+        applyFilter();
+        updateBulk();
+        if (at < sorted.length) setTimeout(more, 0);
+      };
+      setTimeout(more, 0);
+    }
     emptyBox.hidden = sorted.length > 0;
     applyFilter();
     for (const th of document.querySelectorAll('#listing th')) {
@@ -1007,4 +1027,6 @@
     writable: tr.dataset.writable === 'true',
   }));
   render();
+  // A big folder's page holds its first rows only: the whole listing comes as JSON.
+  if (Number(document.body.dataset.total) > entries.length) refresh().catch((err) => fail('Could not load the whole folder', err));
 })();
