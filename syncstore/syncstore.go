@@ -119,11 +119,15 @@ func (d *Digest) Add(e Entry) {
 // Sum returns the digest.
 func (d Digest) Sum() uint64 { return d.h }
 
-// NewID returns a fresh random snapshot id (32 hex digits).
+// NewID returns a fresh random snapshot id, spelt as a version 4 UUID (RFC 9562), so that the
+// engine can make a urn:uuid: token of it.
 func NewID() string {
 	var b [16]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // Default bounds of a Memory store.
