@@ -18,6 +18,7 @@ import (
 	"github.com/davd/davd/storage"
 	"github.com/davd/davd/storage/memfs"
 	"github.com/davd/davd/storage/osfs"
+	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/syncstore"
 )
 
@@ -413,4 +414,37 @@ func TestSyncTokenProperty(t *testing.T) {
 		t.Errorf("without a sync store: %v", st)
 	}
 	plain.mustDo(403, "REPORT", "/c/", nil, syncBody("", "1", ""))
+}
+
+// TestSyncCollectionRestart: with the bolt store, a token issued before a restart is good
+// after it, and the report names what changed on disk while the server was down.
+func TestSyncCollectionRestart(t *testing.T) {
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "davd.db")
+	os.MkdirAll(filepath.Join(dir, "c"), 0o755)
+	os.WriteFile(filepath.Join(dir, "c/a.txt"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(dir, "c/b.txt"), []byte("b"), 0o644)
+	start := func() (*env, func()) {
+		fs, err := osfs.New(dir, osfs.Options{NoFsync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := bolt.Open(state, bolt.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return syncEnv(t, fs, db.Sync(0)), func() { db.Close(); fs.Close() }
+	}
+	e, stop := start()
+	r0 := e.sync("/c/", "", "1", "")
+	wantHrefs(t, "before", r0.changed, "/c/a.txt", "/c/b.txt")
+	stop()
+	// While the server is down, another program changes the tree.
+	os.WriteFile(filepath.Join(dir, "c/a.txt"), []byte("a, changed while davd was down"), 0o644)
+	os.Remove(filepath.Join(dir, "c/b.txt"))
+	os.WriteFile(filepath.Join(dir, "c/n.txt"), []byte("n"), 0o644)
+	e, stop = start()
+	defer stop()
+	r1 := e.sync("/c/", r0.token, "1", "")
+	wantHrefs(t, "after restart changed", r1.changed, "/c/a.txt", "/c/n.txt")
+	wantHrefs(t, "after restart removed", r1.removed, "/c/b.txt")
 }
