@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/davd/davd/access"
 	"github.com/davd/davd/dav"
 	"github.com/davd/davd/dav/davtest"
 	"github.com/davd/davd/davpath"
@@ -31,6 +32,8 @@ type env struct {
 	t  *testing.T
 	h  *dav.Handler
 	fs *memfs.FS
+	// principal, when set, is the authenticated user of every request.
+	principal string
 }
 
 func newEnv(t *testing.T, mod ...func(*dav.Config)) *env {
@@ -66,6 +69,9 @@ func (e *env) do(method, target string, h hdr, body string) *httptest.ResponseRe
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, target, r)
+	if e.principal != "" {
+		req = req.WithContext(access.WithPrincipal(req.Context(), e.principal))
+	}
 	for k, v := range h {
 		req.Header.Set(k, v)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/davd/davd/lock"
 	"github.com/davd/davd/props"
 	"github.com/davd/davd/storage"
+	"github.com/davd/davd/syncstore"
 )
 
 // Browser renders collections for people (webui). The engine calls it on GET/HEAD of a
@@ -113,6 +114,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (lock timeouts); nil is time.Now.
 	Now func() time.Time
+	// Sync keeps the snapshots named by RFC 6578 sync tokens; nil leaves out the sync-token
+	// property and answers every REPORT with 403 supported-report.
+	Sync syncstore.Store
 }
 
 // Handler is the RFC 4918 protocol engine: an http.Handler over the storage, property, lock and
@@ -134,6 +138,7 @@ type Handler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	cache    *listcache.Cache
+	sync     syncstore.Store
 	// listHits and listMisses count the Depth 1 PROPFINDs answered from the listing cache and
 	// those that had to walk (Stats).
 	listHits, listMisses atomic.Uint64
@@ -168,6 +173,7 @@ func New(cfg Config) (*Handler, error) {
 		lim:     cfg.Limits.withDefaults(),
 		log:     cfg.Logger,
 		now:     cfg.Now,
+		sync:    cfg.Sync,
 	}
 	if j, ok := cfg.Props.(props.Journal); ok {
 		h.journal = j
@@ -218,7 +224,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // dispatch runs the method's handler on the canonical path p.
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
 	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, "PROPFIND":
+	case http.MethodGet, http.MethodHead, http.MethodOptions, "PROPFIND", "REPORT":
 	default:
 		// Anything else may change content, properties or locks: the cached listings it
 		// concerns are not served until it is over.
@@ -242,6 +248,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 		return h.servePropfind(w, r, p)
 	case "PROPPATCH":
 		return h.serveProppatch(w, r, p)
+	case "REPORT":
+		return h.serveReport(w, r, p)
 	case "LOCK":
 		if h.locks == nil {
 			return h.notAllowed(w)
@@ -286,12 +294,17 @@ func (h *Handler) notAllowed(w http.ResponseWriter) error {
 	return errStatus(http.StatusMethodNotAllowed, nil)
 }
 
-// allowHeader lists the methods; LOCK and UNLOCK only with a lock manager (class 2).
+// allowHeader lists the methods; LOCK and UNLOCK only with a lock manager (class 2), REPORT
+// only with a sync store (RFC 6578).
 func (h *Handler) allowHeader() string {
-	if h.locks == nil {
-		return "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH"
+	s := "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH"
+	if h.locks != nil {
+		s += ", LOCK, UNLOCK"
 	}
-	return "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK"
+	if h.sync != nil {
+		s += ", REPORT"
+	}
+	return s
 }
 
 // serveOptions answers OPTIONS (RFC 4918 §10.1, §18). The DAV value stays under 63 characters

@@ -173,6 +173,26 @@ var liveProps = []liveProp{
 		}
 		return dst, true
 	}},
+	// RFC 6578 §4: the token of the collection's state now; not in allprop (§4.1), since
+	// it costs a listing.
+	{"sync-token", false, true, func(pc *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		tok, ok := pc.syncToken(r)
+		if !ok {
+			return dst, false
+		}
+		return davxml.EscapeText(dst, string(tok)), true
+	}},
+	// RFC 3253 §3.1.5: the reports a resource answers; sync-collection on collections when
+	// there is a sync store. Without one the property stays absent, as before.
+	{"supported-report-set", false, true, func(pc *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		if pc.h.sync == nil {
+			return dst, false
+		}
+		if r.info.IsDir {
+			dst = append(dst, syncReport...)
+		}
+		return dst, true
+	}},
 	{"quota-available-bytes", false, true, func(pc *propCtx, _ *resource, dst []byte) ([]byte, bool) {
 		// RFC 4331 §3-4: both quota properties are absent when the storage cannot tell, never
 		// a guess; they describe the whole storage, so they are computed once per request.

@@ -466,6 +466,11 @@ func (pf *propfind) cacheable(hasIf bool) bool {
 		if n.Space == nsDAV && strings.HasPrefix(n.Local, "quota") {
 			return false
 		}
+		// A sync token is a principal's and depends on the sync store's state, not only on
+		// the listing (RFC 6578 §4).
+		if n.Space == nsDAV && n.Local == "sync-token" {
+			return false
+		}
 	}
 	return true
 }

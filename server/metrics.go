@@ -122,7 +122,7 @@ func (m *metrics) gauges(locks lock.Manager, storePath string) {
 // knownMethods are the method label's values; anything else is "other".
 var knownMethods = map[string]bool{
 	"GET": true, "HEAD": true, "PUT": true, "DELETE": true, "OPTIONS": true, "PROPFIND": true, "PROPPATCH": true,
-	"MKCOL": true, "COPY": true, "MOVE": true, "LOCK": true, "UNLOCK": true, "POST": true, "PATCH": true,
+	"MKCOL": true, "COPY": true, "MOVE": true, "LOCK": true, "UNLOCK": true, "POST": true, "PATCH": true, "REPORT": true,
 }
 
 func methodLabel(m string) string {

@@ -44,6 +44,7 @@ import (
 	"github.com/davd/davd/storage/clusterfs"
 	"github.com/davd/davd/storage/osfs"
 	"github.com/davd/davd/store/bolt"
+	"github.com/davd/davd/syncstore"
 	"github.com/davd/davd/webui"
 )
 
@@ -171,6 +172,10 @@ type wiring struct {
 	db    *bolt.DB
 	// shares are the share links (the state store's, or etcd's in cluster mode).
 	shares share.Store
+	// sync keeps the RFC 6578 sync-token snapshots: in the bbolt file on a single node, in
+	// this node's memory in cluster mode (a token taken to another node is unknown there, and
+	// the client resyncs in full, which RFC 6578 §3.2 allows).
+	sync syncstore.Store
 	// scopes are the scopes' storages, opened once and kept across reloads.
 	scopes map[davpath.Path]scoped
 	// built are the engines of the handler being built (for the listing-cache metrics).
@@ -256,6 +261,7 @@ func (w *wiring) local() error {
 	}
 	w.fs, w.root, w.props, w.locks, w.db = fsys, fsys, ps, locks, db
 	w.shares = db.Shares()
+	w.sync = db.Sync(0)
 	return nil
 }
 
@@ -302,6 +308,7 @@ func (w *wiring) cluster() error {
 	w.root = fsys
 	w.sub = func(base davpath.Path) storage.Backend { return fsys.Sub(base) }
 	w.props = etcdprops.New(conn.Etcd, conn.Prefix, props.Limits{})
+	w.sync = syncstore.NewMemory(0, 0)
 	w.locks = etcdlock.New(conn.Etcd, conn.Prefix, w.c.Limits.LockLimits)
 	w.shares = etcdshare.New(conn.Etcd, conn.Prefix)
 	w.in.ready = func() error {
@@ -458,6 +465,7 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		TrustForwarded: len(w.c.Proxy.Trusted) > 0,
 		Limits:         w.c.Limits.Limits,
 		Logger:         w.log,
+		Sync:           w.sync,
 	})
 	if err == nil {
 		w.built = append(w.built, h)

@@ -21,8 +21,9 @@ const module = "github.com/davd/davd"
 //	cmd/davd, e2e                                  command, black-box tests
 //	server, server/...                             composition root, HTTP front ends
 //	dav/..., webui, auth, scope, backends          engine, browser view, authentication, adapters
+//	syncstore/synctest                             the sync stores' conformance suite
 //	cluster                                        what the cluster backends share (etcd session, keys)
-//	storage, lock, props, access, share            the seams
+//	storage, lock, props, access, share, syncstore the seams
 //	davpath, internal/...                          canonical paths, standard-library helpers
 //
 // Backends are storage/*, props/*, lock/*, store/* and share/*: each implements seams and may import the
@@ -49,7 +50,7 @@ type pkg struct {
 
 // seams are the interface packages: they and davpath never depend on net/http, however
 // indirectly. HTTP status codes exist only in dav.
-var seams = []string{"storage", "lock", "props", "access", "share"}
+var seams = []string{"storage", "lock", "props", "access", "share", "syncstore"}
 
 // backendRoots are the parents of backend packages.
 var backendRoots = []string{"storage", "props", "lock", "store", "share"}
@@ -74,7 +75,7 @@ func classify(p string) (layer int, ok bool) {
 		return layerSeam, true
 	case first == "cluster":
 		return layerCluster, true
-	case isBackend(p), first == "dav", first == "webui", first == "auth", first == "scope":
+	case isBackend(p), first == "dav", p == "syncstore/synctest", first == "webui", first == "auth", first == "scope":
 		return layerEngine, true
 	case first == "server":
 		return layerServer, true

@@ -75,10 +75,13 @@ func Open(path string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketProps, bucketIntents, bucketLocks, bucketMeta} {
+		for _, name := range [][]byte{bucketProps, bucketIntents, bucketLocks, bucketMeta, bucketSync} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
+		}
+		if err := sweepSync(tx); err != nil {
+			return err
 		}
 		meta := tx.Bucket(bucketMeta)
 		switch v := meta.Get(keyVersion); {

@@ -1,9 +1,10 @@
 // Package bolt is davd's embedded persistent store: dead properties, the crash-consistency
-// journal and the lock table, in one bbolt file kept outside the served tree.
+// journal, the lock table and the sync-token snapshots, in one bbolt file kept outside the
+// served tree.
 //
 // # Layout
 //
-// The file holds four buckets:
+// The file holds five buckets:
 //
 //   - "props": one key per resource with dead properties. The key is the parent path, a NUL
 //     byte and the base name ("/a/b" is "/a\x00b", "/a" is "/\x00a", the root is "\x00"). NUL
@@ -15,6 +16,11 @@
 //     between those of "/a\x00" and "/a/".
 //   - "intents": the props.Journal records, keyed by a big-endian sequence number.
 //   - "locks": the lock table of lock/memlock, keyed by token (see LockPersister).
+//   - "sync": the sync-token snapshots (Sync, a syncstore.Store): one bucket per key (level,
+//     principal, collection) with an index of the kept snapshots, oldest first, and one bucket
+//     of entries per snapshot, keyed by a big-endian sequence number. A snapshot is written in
+//     batches and listed in the index only when complete; Open removes the unlisted ones a
+//     crash left behind.
 //   - "meta": the format version.
 //
 // Values start with a format version byte (see encode.go), so the encoding can evolve.

@@ -110,3 +110,32 @@ func FuzzLockInfo(f *testing.F) {
 		}
 	})
 }
+
+var syncSeeds = []string{
+	`<?xml version="1.0" encoding="utf-8" ?><D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`,
+	`<sync-collection xmlns="DAV:"><sync-token>urn:x-davd:sync:0123</sync-token><sync-level>infinite</sync-level><limit><nresults>10</nresults></limit><prop><getetag/><x xmlns="urn:x"/></prop></sync-collection>`,
+	`<sync-collection xmlns="DAV:"><sync-token><b/></sync-token><sync-level>2</sync-level><prop/></sync-collection>`,
+	`<D:version-tree xmlns:D="DAV:"/>`,
+}
+
+// FuzzSyncCollection checks that any body is either parsed or refused with one of the parse
+// errors, and that what is parsed obeys RFC 6578 §6.1's rules.
+func FuzzSyncCollection(f *testing.F) {
+	seed(f)
+	for _, s := range syncSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		sc, err := ParseSyncCollection(bytes.NewReader(body), fuzzLimits)
+		if errors.Is(err, ErrUnsupportedReport) {
+			return
+		}
+		checkErr(t, body, err)
+		if err != nil {
+			return
+		}
+		if sc.Limit < 0 || len(sc.Props) > fuzzLimits.MaxProps {
+			t.Fatalf("accepted %+v", sc)
+		}
+	})
+}
