@@ -188,32 +188,92 @@
     return (c || byName(a, b)) * sortDir;
   }
 
-  const FIRST_ROWS = 150;
-  const CHUNK_ROWS = 500;
-  let renderGen = 0;
+  // A folder of up to ALL_ROWS entries is in the page whole. A bigger one is only a window of
+  // rows around what is on screen, between two spacer rows that keep the scroll height: a sort,
+  // a filter or a reload of 10,000 entries then builds a few hundred rows, not 10,000 (which
+  // take seconds to lay out in Chromium, and as long again to tear down).
+  const ALL_ROWS = 500;
+  const WIN_ROWS = 200; // rows in a window
+  const WIN_EDGE = 30; // scrolling this close to a window's edge moves the window
+  const table = $('listing');
+  let sorted = []; // entries in display order
+  let view = []; // sorted and filtered: what a windowed listing shows
+  let windowed = false;
+  let win = [0, 0]; // the window, as indexes into view
+  let rowH = 0; // a row's height in pixels, measured
+  function spacer() {
+    const tr = el('tr', 'spacer');
+    tr.setAttribute('aria-hidden', 'true');
+    const td = el('td');
+    td.colSpan = 5;
+    tr.append(td);
+    return tr;
+  }
+  const topPad = spacer();
+  const bottomPad = spacer();
+
+  // setView filters a windowed listing anew and shows it from its first rows.
+  function setView() {
+    const term = filterTerm();
+    view = term === '' ? sorted : sorted.filter((e) => e.name.toLowerCase().includes(term));
+    table.setAttribute('aria-rowcount', String(view.length + 1));
+    win = [0, 0];
+    paint(true);
+  }
+
+  // paint moves the window to what is on screen. Rows that stay in the window stay in the page
+  // (a focused row keeps its focus); with fresh, every row is built anew.
+  function paint(fresh) {
+    if (!windowed || hits !== null) return;
+    if (tbody.firstChild !== topPad) tbody.replaceChildren(topPad, bottomPad);
+    const h = rowH || 41;
+    const first = Math.max(0, Math.floor(-tbody.getBoundingClientRect().top / h));
+    const count = Math.ceil(window.innerHeight / h) + 1;
+    const inside = first - WIN_EDGE >= win[0] || win[0] === 0;
+    const below = first + count + WIN_EDGE <= win[1] || win[1] >= view.length;
+    if (!fresh && inside && below && win[1] > win[0]) return;
+    const start = Math.max(0, Math.min(first - Math.floor((WIN_ROWS - count) / 2), view.length - WIN_ROWS));
+    const end = Math.min(view.length, start + WIN_ROWS);
+    const old = new Map();
+    for (let tr = topPad.nextSibling; tr !== bottomPad; tr = tr.nextSibling) old.set(tr.dataset.name, tr);
+    const rows = view.slice(start, end).map((e, i) => {
+      const tr = (!fresh && old.get(e.name)) || row(e);
+      tr.setAttribute('aria-rowindex', String(start + i + 2));
+      return tr;
+    });
+    const keep = new Set(rows);
+    for (const tr of old.values()) if (!keep.has(tr)) tr.remove();
+    let at = topPad.nextSibling;
+    for (const tr of rows) {
+      if (tr === at) at = at.nextSibling;
+      else tbody.insertBefore(tr, at);
+    }
+    win = [start, end];
+    if (rows.length > 0) rowH = rows[0].getBoundingClientRect().height || rowH;
+    topPad.firstChild.style.height = start * (rowH || h) + 'px';
+    bottomPad.firstChild.style.height = (view.length - end) * (rowH || h) + 'px';
+  }
+  let paintQueued = false;
+  function queuePaint() {
+    if (!windowed || paintQueued) return;
+    paintQueued = true;
+    requestAnimationFrame(() => { paintQueued = false; paint(false); });
+  }
+  window.addEventListener('scroll', queuePaint, { passive: true });
+  window.addEventListener('resize', queuePaint);
+
   function render() {
     if (hits !== null) return; // search results are shown; the listing comes back with Esc
-    const sorted = entries.slice().sort(compare);
-    // The first screen at once; a big folder's other rows follow in chunks between frames, so
-    // that a sort or a reload of 10,000 entries shows its first rows within a frame or two.
-    const gen = ++renderGen;
-    tbody.replaceChildren(...sorted.slice(0, FIRST_ROWS).map(row));
-    if (sorted.length > FIRST_ROWS) {
-      let at = FIRST_ROWS;
-      const more = () => {
-        if (gen !== renderGen) return; // a newer render took over
-        const frag = document.createDocumentFragment();
-        for (const x of sorted.slice(at, at + CHUNK_ROWS)) frag.append(row(x));
-        tbody.append(frag);
-        at += CHUNK_ROWS;
-        applyFilter();
-        updateBulk();
-        if (at < sorted.length) setTimeout(more, 0);
-      };
-      setTimeout(more, 0);
+    sorted = entries.slice().sort(compare);
+    windowed = sorted.length > ALL_ROWS;
+    if (windowed) {
+      setView();
+    } else {
+      table.removeAttribute('aria-rowcount');
+      tbody.replaceChildren(...sorted.map(row));
+      applyFilter();
     }
     emptyBox.hidden = sorted.length > 0;
-    applyFilter();
     for (const th of document.querySelectorAll('#listing th')) {
       const b = th.querySelector('button[data-key]');
       if (b && b.dataset.key === sortKey) th.setAttribute('aria-sort', sortDir > 0 ? 'ascending' : 'descending');
@@ -292,7 +352,12 @@
   let anchorName = null;
   const selectAll = $('select-all');
   function selectedEntries() { return entries.filter((x) => selected.has(x.name)); }
-  function listedRows() { return Array.from(tbody.rows).filter((tr) => !tr.hidden && !tr.classList.contains('hit')); }
+  // listedNames lists the names the listing shows, in order (all of them, also those outside
+  // a window), for a shift-click's range.
+  function listedNames() {
+    if (windowed) return view.map((x) => x.name);
+    return Array.from(tbody.rows).filter((tr) => !tr.hidden && !tr.classList.contains('hit')).map((tr) => tr.dataset.name);
+  }
   function selectCell(e, tr) {
     const td = el('td', 'c-sel');
     const cb = el('input');
@@ -301,13 +366,13 @@
     cb.setAttribute('aria-label', 'Select ' + e.name);
     if (cb.checked) tr.classList.add('selected');
     cb.addEventListener('click', (ev) => {
-      const rows = listedRows();
-      const here = rows.indexOf(tr);
-      const from = anchorName === null ? -1 : rows.findIndex((r) => r.dataset.name === anchorName);
+      const names = listedNames();
+      const here = names.indexOf(e.name);
+      const from = anchorName === null ? -1 : names.indexOf(anchorName);
       if (ev.shiftKey && from >= 0 && here >= 0) {
         const [a, b] = from < here ? [from, here] : [here, from];
-        for (const r of rows.slice(a, b + 1)) {
-          if (cb.checked) selected.add(r.dataset.name); else selected.delete(r.dataset.name);
+        for (const n of names.slice(a, b + 1)) {
+          if (cb.checked) selected.add(n); else selected.delete(n);
         }
       } else if (cb.checked) {
         selected.add(e.name);
@@ -322,7 +387,7 @@
   }
   function updateBulk() {
     for (const tr of tbody.rows) {
-      if (tr.classList.contains('hit')) continue;
+      if (tr.classList.contains('hit') || tr.classList.contains('spacer')) continue;
       const on = selected.has(tr.dataset.name);
       tr.classList.toggle('selected', on);
       const cb = tr.querySelector('.c-sel input');
@@ -462,11 +527,14 @@
   const searchBox = $('search');
   let hits = null; // the search results shown instead of the listing, or null
   let searching = null; // the AbortController of the search in flight
+  function filterTerm() { return searchBox.value.trim().toLowerCase(); }
+  function filterRow(tr, term) {
+    tr.hidden = term !== '' && !(tr.dataset.path || tr.dataset.name).toLowerCase().includes(term);
+  }
   function applyFilter() {
-    const term = searchBox.value.trim().toLowerCase();
-    for (const tr of tbody.rows) {
-      tr.hidden = term !== '' && !(tr.dataset.path || tr.dataset.name).toLowerCase().includes(term);
-    }
+    if (windowed && hits === null) { setView(); return; }
+    const term = filterTerm();
+    for (const tr of tbody.rows) filterRow(tr, term);
   }
   function hitRow(h) {
     const tr = el('tr', (h.dir ? 'dir' : 'file') + ' hit');
