@@ -75,18 +75,8 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 		if !ValidName(name) || !opt.Users.Verify(r.Context(), name, password) {
 			log.Warn("authentication failed", "user", name, "remote", r.RemoteAddr)
 			if th != nil {
-				delay, banned := th.Fail(r.RemoteAddr, name)
-				if banned {
+				if th.FailAndWait(r.Context(), r.RemoteAddr, name) {
 					log.Warn("login throttled: client address banned", "remote", r.RemoteAddr, "for", th.Banned(r.RemoteAddr).Round(time.Second))
-				}
-				// A user name under attack: the failure waits, the right password never does.
-				if delay > 0 {
-					t := time.NewTimer(delay)
-					select {
-					case <-t.C:
-					case <-r.Context().Done():
-						t.Stop()
-					}
 				}
 			}
 			unauthorized(w, r)

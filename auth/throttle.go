@@ -2,6 +2,7 @@ package auth
 
 import (
 	"container/list"
+	"context"
 	"net/netip"
 	"sync"
 	"time"
@@ -182,6 +183,22 @@ func (th *Throttle) Fail(addr, name string) (delay time.Duration, banned bool) {
 		delay = th.o.UserDelay
 	}
 	return delay, banned
+}
+
+// FailAndWait records a failure like Fail, then waits the delay Fail asks for, or until ctx
+// ends. A name under attack makes each failure wait; a right password never does. It reports
+// whether addr is now banned.
+func (th *Throttle) FailAndWait(ctx context.Context, addr, name string) (banned bool) {
+	delay, banned := th.Fail(addr, name)
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	return banned
 }
 
 // addrKey is the tracking key of a client address (host:port or host): an IPv4 address, or

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -136,5 +137,28 @@ func TestMiddlewareThrottle(t *testing.T) {
 	c.add(61 * time.Second)
 	if w := try("203.0.113.66:4002", "alice", "wonderland"); w.Code != 200 {
 		t.Fatalf("after the ban: %d, want 200", w.Code)
+	}
+}
+
+// FailAndWait reports the ban Fail decides, and a name under attack makes it wait UserDelay,
+// which a client that goes away cuts short (the handler must not sit on a dead request).
+func TestThrottleFailAndWait(t *testing.T) {
+	c := newClock()
+	th := c.throttle(ThrottleOptions{MaxFailures: 2, Ban: time.Minute, MaxBan: time.Minute,
+		Window: time.Hour, UserMaxFailures: 1, UserDelay: time.Hour})
+	if th.FailAndWait(context.Background(), "192.0.2.1:1", "bob") {
+		t.Fatal("banned after one failure")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan bool)
+	go func() { done <- th.FailAndWait(ctx, "192.0.2.1:1", "bob") }()
+	select {
+	case <-done:
+		t.Fatal("the second failure of bob did not wait its UserDelay")
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	if banned := <-done; !banned {
+		t.Fatal("not banned after MaxFailures")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/davd/davd/access"
@@ -72,7 +73,8 @@ type UI struct {
 	errPage *template.Template
 }
 
-// New returns a UI over b.
+// New returns a UI over b. It is cheap: the templates and assets are parsed once per process
+// (share links build a UI per request).
 func New(b storage.Backend, opt Options) *UI {
 	if opt.Title == "" {
 		opt.Title = "davd"
@@ -80,24 +82,44 @@ func New(b storage.Backend, opt Options) *UI {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	a := parsed()
+	u := &UI{
+		b:       b,
+		opt:     opt,
+		prefix:  strings.TrimRight(opt.Prefix, "/"),
+		page:    a.page,
+		style:   a.style,
+		script:  a.script,
+		csp:     a.csp,
+		errPage: a.errPage,
+	}
+	u.rootURL = davpath.Root.Escape(u.prefix, true)
+	return u
+}
+
+// parsedAssets are the templates and assets every UI shares; templates are safe for
+// concurrent use.
+type parsedAssets struct {
+	page, errPage *template.Template
+	style         template.CSS
+	script        template.JS
+	csp           string
+}
+
+var parsed = sync.OnceValue(func() parsedAssets {
 	style := mustRead("assets/style.css")
 	script := mustRead("assets/app.js")
-	u := &UI{
-		b:      b,
-		opt:    opt,
-		prefix: strings.TrimRight(opt.Prefix, "/"),
+	return parsedAssets{
 		page: template.Must(template.New("page.html").Funcs(template.FuncMap{
 			"size": formatSize,
 			"icon": iconFor,
 		}).ParseFS(assets, "assets/page.html")),
-		style:  template.CSS(style),
-		script: template.JS(script),
-		csp:    contentSecurityPolicy(script, style),
+		errPage: template.Must(template.New("error").Parse(errorPage)),
+		style:   template.CSS(style),
+		script:  template.JS(script),
+		csp:     contentSecurityPolicy(script, style),
 	}
-	u.rootURL = davpath.Root.Escape(u.prefix, true)
-	u.errPage = template.Must(template.New("error").Parse(errorPage))
-	return u
-}
+})
 
 func mustRead(name string) string {
 	b, err := assets.ReadFile(name)

@@ -496,17 +496,8 @@ func (h *Handler) failed(r *http.Request, name string) {
 	if th == nil {
 		return
 	}
-	delay, banned := th.Fail(r.RemoteAddr, name)
-	if banned {
+	if th.FailAndWait(r.Context(), r.RemoteAddr, name) {
 		h.c.Logger.Warn("share links: client address banned", "remote", r.RemoteAddr)
-	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
 	}
 }
 
