@@ -83,6 +83,10 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Pat
 		return err
 	}
 	defer f.Close()
+	if v, ok := h.browser.(FileViewer); ok && r.Method == http.MethodGet && v.ViewsFile(r, info) {
+		v.ViewFile(w, r, p, f, info)
+		return nil
+	}
 	hd := w.Header()
 	ct := contentType(info.Name)
 	hd.Set("Content-Type", ct)

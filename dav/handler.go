@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,6 +37,15 @@ type Browser interface {
 // leave the engine's plain answer (a script asking for JSON, say).
 type ErrorPager interface {
 	ServeError(w http.ResponseWriter, r *http.Request, code int) bool
+}
+
+// FileViewer is implemented by a Browser that also shows some files to people in a form of
+// its own (a Markdown file rendered as a page, say). On a GET of a file, after the access check
+// and the If header, the engine asks ViewsFile; if true, ViewFile writes the whole response
+// from the file's content, which the engine closes afterwards.
+type FileViewer interface {
+	ViewsFile(r *http.Request, info storage.Info) bool
+	ViewFile(w http.ResponseWriter, r *http.Request, p davpath.Path, content io.Reader, info storage.Info)
 }
 
 // Limits bound what one request may cost. Zero fields take the defaults in DefaultLimits. The

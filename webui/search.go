@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/davd/davd/davpath"
 )
@@ -92,14 +91,7 @@ func (u *UI) search(ctx context.Context, base davpath.Path, term string, emit fu
 			if term != "" && !strings.Contains(strings.ToLower(info.Name), term) {
 				continue
 			}
-			e := Entry{Name: info.Name, Href: child.Escape(u.prefix, info.IsDir), Dir: info.IsDir, Size: info.Size, ETag: info.ETag, Writable: u.writable(ctx, child)}
-			if info.IsDir {
-				e.Size = 0
-			}
-			if !info.ModTime.IsZero() {
-				e.Modified = info.ModTime.UTC().Format(time.RFC3339)
-			}
-			emit(Hit{Entry: e, Path: child.Rebase(base, davpath.Root).String()[1:]})
+			emit(Hit{Entry: u.entryOf(ctx, child, info), Path: child.Rebase(base, davpath.Root).String()[1:]})
 			if found++; found >= searchMaxResults {
 				end.Truncated = true
 				return end

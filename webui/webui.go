@@ -282,6 +282,25 @@ func (u *UI) ServeCollection(w http.ResponseWriter, r *http.Request, p davpath.P
 	}
 }
 
+// entryOf describes the member child, whose Info is info, as the page and the JSON show it.
+func (u *UI) entryOf(ctx context.Context, child davpath.Path, info storage.Info) Entry {
+	e := Entry{
+		Name:     info.Name,
+		Href:     child.Escape(u.prefix, info.IsDir),
+		Dir:      info.IsDir,
+		Size:     info.Size,
+		ETag:     info.ETag,
+		Writable: u.writable(ctx, child),
+	}
+	if info.IsDir {
+		e.Size = 0
+	}
+	if !info.ModTime.IsZero() {
+		e.Modified = info.ModTime.UTC().Format(time.RFC3339)
+	}
+	return e
+}
+
 // list collects the visible members of p, collections first, then by name.
 func (u *UI) list(ctx context.Context, p davpath.Path) ([]Entry, error) {
 	entries := []Entry{}
@@ -296,21 +315,7 @@ func (u *UI) list(ctx context.Context, p davpath.Path) ([]Entry, error) {
 		if u.opt.Visible != nil && !u.opt.Visible(ctx, child) {
 			continue
 		}
-		e := Entry{
-			Name:     info.Name,
-			Href:     child.Escape(u.prefix, info.IsDir),
-			Dir:      info.IsDir,
-			Size:     info.Size,
-			ETag:     info.ETag,
-			Writable: u.writable(ctx, child),
-		}
-		if info.IsDir {
-			e.Size = 0
-		}
-		if !info.ModTime.IsZero() {
-			e.Modified = info.ModTime.UTC().Format(time.RFC3339)
-		}
-		entries = append(entries, e)
+		entries = append(entries, u.entryOf(ctx, child, info))
 	}
 	slices.SortFunc(entries, func(a, b Entry) int {
 		if a.Dir != b.Dir {

@@ -380,11 +380,12 @@ try {
     eq(await row('report.pdf').isVisible(), true, 'listing after Esc');
   });
 
-  await check('preview: image, text, HTML as text, PDF, video in the page; modifier-click still opens', async () => {
+  await check('preview: image, text, HTML as text, Markdown rendered, PDF, video in the page; modifier-click still opens', async () => {
     const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
     eq((await dav('PUT', '/dot.png', { body: png })).status, 201, 'PUT dot.png');
     eq((await dav('PUT', '/page.html', { body: '<script>alert("ran")</script><b>bold</b>' })).status, 201, 'PUT page.html');
     eq((await dav('PUT', '/clip.webm', { body: 'not really a video' })).status, 201, 'PUT clip.webm');
+    eq((await dav('PUT', '/read me.md', { body: '# Hello\n\n**strong** <script>alert("md")</script> [x](javascript:alert(3))\n' })).status, 201, 'PUT read me.md');
     const before = dialogs.length;
     const seen = problems.length;
     await page.goto(BASE + '/');
@@ -401,6 +402,16 @@ try {
     await row('page.html').locator('td.c-name a').click();
     await pv.locator('pre', { hasText: '<script>alert("ran")</script>' }).waitFor();
     eq(await pv.locator('b').count(), 0, 'HTML rendered as markup');
+    await page.locator('#pv-close').click();
+    // Markdown is rendered by the server (raw HTML dropped) into a sandboxed frame.
+    await row('read me.md').locator('td.c-name a').click();
+    await pv.locator('iframe.pv-md').waitFor();
+    eq(await pv.locator('iframe.pv-md').getAttribute('sandbox'), '', 'Markdown frame sandboxed');
+    const md = page.frameLocator('#preview iframe.pv-md');
+    eq(await md.locator('h1').textContent(), 'Hello', 'Markdown heading');
+    eq(await md.locator('strong').textContent(), 'strong', 'Markdown emphasis');
+    eq(await md.locator('script').count(), 0, 'raw HTML in Markdown');
+    eq(await md.locator('a[href^="javascript"]').count(), 0, 'javascript: link in Markdown');
     await page.locator('#pv-close').click();
     await row('report.pdf').locator('td.c-name a').click();
     await pv.locator('iframe').waitFor();
@@ -420,7 +431,7 @@ try {
     // the PDF rendered in the browser's viewer, not in the page) and the undecodable fake video.
     const theirs = problems.splice(seen).filter((m) => !/^foreign request: chrome(-extension)?:\/\//.test(m));
     eq(theirs.filter((m) => !/Failed to load resource|media/i.test(m)).length, 0, 'unexpected problems: ' + theirs.join('; '));
-    for (const f of ['/dot.png', '/page.html', '/clip.webm']) eq((await dav('DELETE', f)).status, 204, 'clean up ' + f);
+    for (const f of ['/dot.png', '/page.html', '/clip.webm', '/read me.md']) eq((await dav('DELETE', f)).status, 204, 'clean up ' + f);
   });
 
   await check('bulk: click and shift-click select, one zip of the selection, copy, move, delete', async () => {

@@ -210,14 +210,24 @@ func (h *Handler) info(l share.Link, o Owner) linkInfo {
 	return in
 }
 
+// signedIn returns the request's principal and what it may share, or answers 403 (no user, or
+// one the configuration no longer has) and returns false.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (string, Owner, bool) {
+	owner := access.Principal(r.Context())
+	o, ok := h.c.Owner(owner)
+	if owner == "" || !ok {
+		plain(w, http.StatusForbidden, "Share links need a signed-in user.")
+		return "", Owner{}, false
+	}
+	return owner, o, true
+}
+
 // Create answers a request for which Creates is true, from the authenticated principal in its
 // context: 201 with Location the link's URL and a JSON description.
 func (h *Handler) Create(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	owner := access.Principal(ctx)
-	o, ok := h.c.Owner(owner)
-	if owner == "" || !ok {
-		plain(w, http.StatusForbidden, "Share links need a signed-in user.")
+	owner, o, ok := h.signedIn(w, r)
+	if !ok {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
@@ -309,10 +319,8 @@ const maxExpires = 10 * 365 * 24 * 3600
 // JSON list of its links, or a revocation (204). A link of another user is a 404, as if absent.
 func (h *Handler) ServeAdmin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	owner := access.Principal(ctx)
-	o, ok := h.c.Owner(owner)
-	if owner == "" || !ok {
-		plain(w, http.StatusForbidden, "Share links need a signed-in user.")
+	owner, o, ok := h.signedIn(w, r)
+	if !ok {
 		return
 	}
 	segs, _ := h.segments(r)

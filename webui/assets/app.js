@@ -111,6 +111,28 @@
     return b;
   }
 
+  function sizeCell(e) { return el('td', 'c-size', e.dir ? '—' : formatSize(e.size)); }
+  function modCell(e) {
+    const mod = el('td', 'c-mod');
+    if (e.modified) {
+      const t = el('time', '', formatTime(e.modified));
+      t.dateTime = e.modified;
+      mod.append(t);
+    }
+    return mod;
+  }
+  // downloadLink: a file downloads as itself, a folder as one zip the server streams
+  // (GET DIR/?download=zip); label names it for screen readers.
+  function downloadLink(e, label) {
+    const dl = el('a', 'act');
+    dl.setAttribute('href', e.dir ? e.href + '?download=zip' : e.href);
+    dl.setAttribute('download', e.dir ? e.name + '.zip' : e.name);
+    dl.title = e.dir ? 'Download as zip' : 'Download';
+    dl.setAttribute('aria-label', 'Download ' + label + (e.dir ? ' as zip' : ''));
+    dl.append(icon('i-download'));
+    return dl;
+  }
+
   function row(e) {
     const tr = el('tr', e.dir ? 'dir' : 'file');
     tr.dataset.name = e.name;
@@ -126,15 +148,9 @@
     a.title = e.modified ? e.name + ' · modified ' + formatTime(e.modified) : e.name;
     name.append(a);
 
-    const size = el('td', 'c-size', e.dir ? '—' : formatSize(e.size));
+    const size = sizeCell(e);
     if (!e.dir) size.title = e.size.toLocaleString() + ' bytes';
-
-    const mod = el('td', 'c-mod');
-    if (e.modified) {
-      const t = el('time', '', formatTime(e.modified));
-      t.dateTime = e.modified;
-      mod.append(t);
-    }
+    const mod = modCell(e);
 
     if (!e.dir && PREVIEW.has(kindOf(e.name))) {
       a.addEventListener('click', (ev) => {
@@ -145,14 +161,7 @@
     }
 
     const act = el('td', 'c-act');
-    // A file downloads as itself, a folder as one zip the server streams (GET DIR/?download=zip).
-    const dl = el('a', 'act');
-    dl.setAttribute('href', e.dir ? e.href + '?download=zip' : e.href);
-    dl.setAttribute('download', e.dir ? e.name + '.zip' : e.name);
-    dl.title = e.dir ? 'Download as zip' : 'Download';
-    dl.setAttribute('aria-label', 'Download ' + e.name + (e.dir ? ' as zip' : ''));
-    dl.append(icon('i-download'));
-    act.append(dl);
+    act.append(downloadLink(e, e.name));
     // Renaming writes the folder's namespace and the member; deleting, the member.
     if (e.writable && canWrite) act.append(actionButton('i-rename', 'Rename ' + e.name, 'ren', () => rename(e)));
     if (e.writable && canWrite) act.append(actionButton('i-move', 'Move ' + e.name, 'mov', () => move(e)));
@@ -461,6 +470,7 @@
   // and code are fetched (the first 256 KiB) and shown as text, never parsed as markup. HTML and
   // other active files are shown as their source text: the page never renders them.
 
+  const MARKDOWN_LIMIT = 1 << 20; // bigger Markdown files are shown as their source
   const PREVIEW = new Set(['image', 'audio', 'video', 'pdf', 'text', 'code']);
   const TEXT_LIMIT = 256 * 1024;
   const pv = $('preview');
@@ -491,6 +501,14 @@
       const f = el('iframe');
       f.title = e.name;
       f.src = e.href;
+      body.append(f);
+    } else if (/\.(md|markdown)$/i.test(e.name) && e.size <= MARKDOWN_LIMIT) {
+      // Markdown as the server renders it (GET FILE?view=html: no raw HTML, no script, a CSP
+      // sandbox), in a frame sandboxed once more.
+      const f = el('iframe', 'pv-md');
+      f.title = e.name;
+      f.setAttribute('sandbox', '');
+      f.src = e.href + '?view=html';
       body.append(f);
     } else {
       const ctl = new AbortController();
@@ -545,22 +563,9 @@
     a.setAttribute('href', h.href);
     a.append(icon(iconFor(h.name, h.dir)), el('span', 'name', h.path));
     name.append(a);
-    const size = el('td', 'c-size', h.dir ? '—' : formatSize(h.size));
-    const mod = el('td', 'c-mod');
-    if (h.modified) {
-      const t = el('time', '', formatTime(h.modified));
-      t.dateTime = h.modified;
-      mod.append(t);
-    }
     const act = el('td', 'c-act');
-    const dl = el('a', 'act');
-    dl.setAttribute('href', h.dir ? h.href + '?download=zip' : h.href);
-    dl.setAttribute('download', h.dir ? h.name + '.zip' : h.name);
-    dl.setAttribute('aria-label', 'Download ' + h.path + (h.dir ? ' as zip' : ''));
-    dl.title = 'Download';
-    dl.append(icon('i-download'));
-    act.append(dl);
-    tr.append(name, size, mod, act);
+    act.append(downloadLink(h, h.path));
+    tr.append(name, sizeCell(h), modCell(h), act);
     return tr;
   }
   function showListing() {
