@@ -230,3 +230,37 @@ func TestStripDomain(t *testing.T) {
 		}
 	}
 }
+
+// The browser view's sign-out (GET ?davd-signout) is a 401 whatever the credentials, with a
+// challenge of a scheme no browser knows (RFC 9110 §11.6.1 wants one; a Basic one would make
+// the browser ask at once), and it is never counted as a failed login.
+func TestSignOut(t *testing.T) {
+	users := testUsers(t, bcrypt.MinCost)
+	th := NewThrottle(ThrottleOptions{MaxFailures: 2}, time.Now)
+	reached := false
+	h := Middleware(Options{Users: users, Throttle: th}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+	for _, pw := range []string{"wonderland", "wrong", "wrong", "wrong", ""} {
+		r := httptest.NewRequest(http.MethodGet, "/dir/?davd-signout", nil)
+		if pw != "" {
+			r.SetBasicAuth("alice", pw)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "DavdSignedOut ") {
+			t.Fatalf("sign-out with %q: %d %q", pw, w.Code, w.Header().Get("WWW-Authenticate"))
+		}
+	}
+	if reached {
+		t.Fatal("the sign-out request reached the handler")
+	}
+	if th.Banned("192.0.2.1:1234") > 0 {
+		t.Fatal("sign-outs counted as failed logins")
+	}
+	// Another method or query is an ordinary request.
+	r := httptest.NewRequest(http.MethodPut, "/dir/?davd-signout", nil)
+	r.SetBasicAuth("alice", "wonderland")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if !reached {
+		t.Fatal("PUT ?davd-signout did not reach the handler")
+	}
+}

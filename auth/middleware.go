@@ -47,6 +47,10 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isSignOut(r) {
+			signedOut(w)
+			return
+		}
 		name, password, ok := r.BasicAuth()
 		if !ok {
 			if r.Header.Get("Authorization") == "" &&
@@ -86,6 +90,33 @@ func Middleware(opt Options, next http.Handler) http.Handler {
 		r.Header.Del("Authorization")
 		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), name)))
 	})
+}
+
+// SignOutQuery is the query of the browser view's sign-out request (GET ANY/?davd-signout).
+const SignOutQuery = "davd-signout"
+
+func isSignOut(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.URL.RawQuery == SignOutQuery
+}
+
+// signOutChallenge names a scheme no browser knows. Basic has no sign-out; what browsers do
+// have is this: a 401 to a request that carried remembered credentials drops them, and when
+// the 401 offers no Basic challenge they do not ask for new ones either (RFC 9110 §11.6.1
+// still gets its WWW-Authenticate). The next request then comes without credentials and gets
+// the Basic challenge, where the user may sign in again, as the same user or another.
+const signOutChallenge = `DavdSignedOut realm="` + Realm + `"`
+
+// signedOut answers the sign-out request, with or without credentials, valid or not: it
+// tells nothing, and it is not a failed login.
+func signedOut(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("WWW-Authenticate", signOutChallenge)
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	const body = "Signed out.\n"
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusUnauthorized)
+	w.Write([]byte(body))
 }
 
 // StripDomain removes a Windows "DOMAIN\" prefix from a user name ("CORP\alice" → "alice").

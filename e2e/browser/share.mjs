@@ -145,6 +145,41 @@ try {
     await page.locator('#share-close').click();
   });
 
+  await check('sign out: the browser forgets the password; signing in again works', async () => {
+    // A browser of its own, with no credentials handler: what it remembers is the password
+    // typed into the URL, as a user's browser remembers the one typed into its dialog.
+    const b2 = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    try {
+      const p2 = await b2.newPage();
+      const u = new URL(BASE + '/');
+      u.username = USER;
+      u.password = PASSWORD;
+      eq((await p2.goto(u.href)).status(), 200, 'signed in');
+      eq((await p2.goto(BASE + '/Team/')).status(), 200, 'the remembered password is sent');
+      eq(await p2.locator('.who').textContent(), 'Signed in as ' + USER, 'header names the user');
+      await p2.locator('#sign-out').focus(); // reachable by keyboard
+      const [out, reload] = await Promise.all([
+        p2.waitForResponse((r) => r.url().endsWith('?davd-signout')),
+        p2.waitForResponse((r) => r.url() === BASE + '/Team/' && r.request().isNavigationRequest()),
+        p2.keyboard.press('Enter'),
+      ]);
+      eq(out.status(), 401, 'the sign-out request');
+      eq(reload.status(), 401, 'the reload after sign-out (no password sent)');
+      const again = await p2.goto(BASE + '/').then((r) => String(r.status()), (e) => e.message);
+      assert(/^401$|ERR_INVALID_AUTH_CREDENTIALS/.test(again), 'a page after sign-out: ' + again);
+      // Headless Chromium has no one to ask and shows its error page, which may still be
+      // loading: a navigation it interrupts is tried again.
+      let back = null;
+      for (let i = 0; i < 5 && back === null; i++) {
+        back = await p2.goto(u.href).catch((e) => { if (/interrupted/.test(e.message)) return null; throw e; });
+      }
+      eq(back && back.status(), 200, 'signed in again');
+    } finally {
+      await b2.close();
+    }
+  });
+
   await check('no console error, page error or CSP violation', async () => {
     eq(problems.join('\n'), '', 'problems');
   });

@@ -1088,6 +1088,22 @@
     })().catch((err) => fail('Could not read the dropped folder', err));
   });
 
+  // ---- sign-out ----
+  // Basic authentication has no sign-out. A 401 to a request that carries the remembered
+  // credentials makes the browser drop them; this one offers no Basic challenge, so the browser
+  // asks nothing until the reload, which comes without credentials and gets the sign-in.
+  const signOut = $('sign-out');
+  if (signOut) {
+    signOut.addEventListener('click', async () => {
+      try {
+        await fetch(dirHref + '?davd-signout', { credentials: 'same-origin', cache: 'no-store', headers: MARK });
+      } catch (err) {
+        // Offline: the reload below says so.
+      }
+      location.reload();
+    });
+  }
+
   // ---- start: adopt the server-rendered rows, then sort and decorate them ----
 
   entries = Array.from(tbody.rows, (tr) => ({
