@@ -276,6 +276,36 @@ try {
     }
   });
 
+  await check('drop a whole folder (the FileSystemEntry walk, entries read in batches)', async () => {
+    // Playwright cannot drag a folder from the desktop; the page gets the drop event a browser
+    // would send, with directory entries as Chromium hands them out (readEntries in batches,
+    // then an empty one).
+    await page.evaluate(() => {
+      const file = (name, text) => ({ isFile: true, isDirectory: false, name, file: (ok) => ok(new File([text], name)) });
+      const dir = (name, batches) => ({
+        isFile: false, isDirectory: true, name,
+        createReader: () => { let i = 0; return { readEntries: (ok) => setTimeout(() => ok(batches[i++] || []), 0) }; },
+      });
+      const tree = dir('Dropped', [
+        [file('a.txt', 'alpha'), dir('sub dir', [[file('b.txt', 'beta')]])],
+        [file('c.txt', 'gamma')],
+      ]);
+      const ev = new Event('drop', { bubbles: true, cancelable: true });
+      Object.defineProperty(ev, 'dataTransfer', { value: {
+        types: ['Files'], files: [],
+        items: [{ kind: 'file', webkitGetAsEntry: () => tree, getAsFile: () => null }],
+      } });
+      document.querySelector('main').dispatchEvent(ev);
+    });
+    await page.locator('#status', { hasText: 'Uploaded 3 files' }).waitFor();
+    await row('Dropped').waitFor();
+    eq((await dav('GET', '/Dropped/a.txt')).text, 'alpha', 'Dropped/a.txt');
+    eq((await dav('GET', '/Dropped/sub dir/b.txt')).text, 'beta', 'Dropped/sub dir/b.txt');
+    eq((await dav('GET', '/Dropped/c.txt')).text, 'gamma', 'Dropped/c.txt (second batch)');
+    eq((await dav('DELETE', '/Dropped')).status, 204, 'clean up');
+    await page.goto(BASE + '/');
+  });
+
   await check('create a folder (MKCOL)', async () => {
     await page.click('#new-folder');
     await page.fill('#dlg-input', 'Projects 2026');
