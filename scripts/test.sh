@@ -132,6 +132,22 @@ setup() {
 	echo "node $(node --version 2>/dev/null), npm $(npm --version 2>/dev/null)"
 	go mod download
 	versitygw || return 1
+	rclone_chunking || return 1
+}
+
+# rclone_chunking: the rclone of the Nextcloud chunked-upload test (e2e/nextcloud_test.go): Debian's
+# rclone 1.60 predates rclone's Nextcloud chunking (1.63), so the pinned release is built once from
+# the Go module proxy and cached, as the test itself would.
+rclone_chunking() {
+	local v dir
+	v="$(sed -n 's/^const rcloneChunkingVersion = "\(.*\)"$/\1/p' e2e/nextcloud_test.go)"
+	[ -n "$v" ] || { echo "no rcloneChunkingVersion in e2e/nextcloud_test.go"; return 1; }
+	dir="${XDG_CACHE_HOME:-$HOME/.cache}/davd/rclone-$v"
+	if [ ! -x "$dir/rclone" ]; then
+		echo "building rclone $v (once per machine)"
+		GOBIN="$dir" GOFLAGS=-mod=mod GOWORK=off go install "github.com/rclone/rclone@$v" || return 1
+	fi
+	echo "rclone $v: $dir/rclone"
 }
 
 # versitygw: the S3 server the cluster tests run against (internal/clustertest), built once from

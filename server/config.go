@@ -65,6 +65,11 @@ type Config struct {
 	// OptionsUnauthenticated answers OPTIONS without credentials (the Windows Mini-Redirector
 	// gives up when its first OPTIONS gets a 401). OPTIONS reveals only the DAV capabilities.
 	OptionsUnauthenticated bool `toml:"options_unauthenticated"`
+	// NextcloudLayout also serves each user's files at /remote.php/dav/files/USER/ and their
+	// chunked uploads at /remote.php/dav/uploads/USER/ (after Prefix), as Nextcloud and ownCloud
+	// clients and rclone's "nextcloud" vendor expect. Needs users; chunks wait in the state
+	// directory, so it is not available in cluster mode.
+	NextcloudLayout bool `toml:"nextcloud_layout"`
 	// Htpasswd is an htpasswd file of bcrypt entries (htpasswd -B), read at start-up.
 	Htpasswd string `toml:"htpasswd"`
 	// Anonymous, when set, lets requests without credentials in with this access.
@@ -351,6 +356,12 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := c.principals(); err != nil {
 		return err
+	}
+	if c.NextcloudLayout && !c.AuthEnabled() {
+		return errors.New("nextcloud_layout: the layout names users (/remote.php/dav/files/USER/); add [[users]] or an htpasswd file")
+	}
+	if c.NextcloudLayout && c.Cluster.Enabled() {
+		return errors.New("nextcloud_layout: not available in cluster mode yet (chunked uploads wait on one node's disk)")
 	}
 	if !c.AuthEnabled() && !c.InsecureOpen && !isLoopback(c.Listen) {
 		return fmt.Errorf("listen: %s is not a loopback address and no users are configured, so anyone "+

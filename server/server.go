@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,6 +38,7 @@ import (
 	"github.com/davd/davd/props/etcdprops"
 	"github.com/davd/davd/scope"
 	"github.com/davd/davd/server/h1"
+	"github.com/davd/davd/server/nextcloud"
 	"github.com/davd/davd/server/sharelink"
 	"github.com/davd/davd/share"
 	"github.com/davd/davd/share/etcdshare"
@@ -183,6 +185,10 @@ type wiring struct {
 	// throttle is the login throttle, kept across reloads while its options stay the same.
 	throttle    *auth.Throttle
 	throttleOpt auth.ThrottleOptions
+	// uploads are the users' Nextcloud upload areas, opened once and kept across reloads;
+	// sweeping is set once their sweeper runs.
+	uploads  map[string]storage.Backend
+	sweeping bool
 }
 
 // scoped is a scope's storage and, on the local disk, its link resolver.
@@ -433,6 +439,11 @@ func (w *wiring) storage(base davpath.Path) (storage.Backend, access.Resolver, e
 // the engine asks about and on where the scope's symbolic links lead them, so that a link
 // inside the scope cannot carry a principal across a rule (access.Rules.ThroughLinks).
 func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, error) {
+	return w.handlerAt(base, rules, w.c.Prefix)
+}
+
+// handlerAt is handler with the engine mounted at the unescaped URL path prefix.
+func (w *wiring) handlerAt(base davpath.Path, rules *access.Rules, prefix string) (*dav.Handler, error) {
 	fsys, res, err := w.storage(base)
 	if err != nil {
 		return nil, err
@@ -444,7 +455,7 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 	case rules != nil:
 		pol = rules
 	}
-	opt := webui.Options{Prefix: w.c.Prefix, Title: "davd", Logger: w.log, Shares: w.c.AuthEnabled()}
+	opt := webui.Options{Prefix: prefix, Title: "davd", Logger: w.log, Shares: w.c.AuthEnabled()}
 	if pol != nil {
 		opt.Visible = func(ctx context.Context, p davpath.Path) bool {
 			return pol.Allow(ctx, access.Principal(ctx), access.Read, p)
@@ -460,7 +471,7 @@ func (w *wiring) handler(base davpath.Path, rules *access.Rules) (*dav.Handler, 
 		Locks:          scope.Locks(w.locks, base),
 		Access:         pol,
 		Browser:        browser{ui},
-		Prefix:         w.c.Prefix,
+		Prefix:         prefix,
 		PublicHosts:    w.c.Proxy.PublicHosts,
 		TrustForwarded: len(w.c.Proxy.Trusted) > 0,
 		Limits:         w.c.Limits.Limits,
@@ -512,9 +523,17 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 	if err != nil {
 		return nil, err
 	}
+	nc, err := w.nextcloud(pr, pol)
+	if err != nil {
+		return nil, err
+	}
 	route := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		name := access.Principal(r.Context())
 		setLogUser(r.Context(), name)
+		if nc != nil && nc.Under(r) {
+			nc.ServeHTTP(rw, r)
+			return
+		}
 		if links.Under(r) {
 			links.ServeAdmin(rw, r)
 			return
@@ -555,6 +574,104 @@ func (w *wiring) authenticated(pr map[string]principal, users *auth.Users) (http
 		}
 		authed.ServeHTTP(rw, r)
 	}), nil
+}
+
+// nextcloud returns the Nextcloud URL layout over the principals pr (nil when it is off): each
+// user's engine again, mounted at /remote.php/dav/files/USER, and an upload area per user in
+// the state directory, swept of uploads left for a day.
+func (w *wiring) nextcloud(pr map[string]principal, pol *access.Rules) (*nextcloud.Layout, error) {
+	if !w.c.NextcloudLayout {
+		return nil, nil
+	}
+	files := map[string]*dav.Handler{}
+	uploads := map[string]http.Handler{}
+	areas := map[string]storage.Backend{}
+	base := filepath.Join(w.c.State, "uploads")
+	for name, p := range pr {
+		if name == "" {
+			continue
+		}
+		h, err := w.handlerAt(p.scope, pol, nextcloud.FilesPrefix(w.c.Prefix, name))
+		if err != nil {
+			return nil, err
+		}
+		files[name] = h
+		area, err := w.uploadArea(base, name)
+		if err != nil {
+			return nil, err
+		}
+		eng, err := dav.New(dav.Config{Storage: area, Prefix: nextcloud.UploadsPrefix(w.c.Prefix, name), Limits: w.c.Limits.Limits, Logger: w.log})
+		if err != nil {
+			return nil, err
+		}
+		uploads[name], areas[name] = eng, area
+	}
+	if !w.sweeping {
+		w.sweeping = true
+		ctx, stop := context.WithCancel(context.Background())
+		w.in.closers = append(w.in.closers, func() error { stop(); return nil })
+		go sweepUploads(ctx, w.log, base)
+	}
+	return nextcloud.New(nextcloud.Config{
+		Prefix: w.c.Prefix,
+		Files: func(user string) http.Handler {
+			if h := files[user]; h != nil {
+				return h
+			}
+			return nil
+		},
+		Uploads: func(user string) (http.Handler, storage.Backend, error) {
+			if h := uploads[user]; h != nil {
+				return h, areas[user], nil
+			}
+			return nil, nil, fmt.Errorf("no upload area for %q", user)
+		},
+		Logger: w.log,
+	}), nil
+}
+
+// uploadArea is user's upload area under base (a directory named by the user name's hex, so
+// that any name makes one safe directory), opened once and kept across reloads.
+func (w *wiring) uploadArea(base, user string) (storage.Backend, error) {
+	if a, ok := w.uploads[user]; ok {
+		return a, nil
+	}
+	dir := filepath.Join(base, hex.EncodeToString([]byte(user)))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("nextcloud uploads: %w", err)
+	}
+	a, err := osfs.New(dir, w.osfsOptions())
+	if err != nil {
+		return nil, fmt.Errorf("nextcloud uploads: %w", err)
+	}
+	w.in.closers = append(w.in.closers, a.Close)
+	if w.uploads == nil {
+		w.uploads = map[string]storage.Backend{}
+	}
+	w.uploads[user] = a
+	return a, nil
+}
+
+// uploadExpiry is how long an unfinished chunked upload is kept after its last chunk
+// (Nextcloud's own figure).
+const uploadExpiry = 24 * time.Hour
+
+// sweepUploads removes expired uploads under base at once and then every hour, until ctx ends.
+func sweepUploads(ctx context.Context, log *slog.Logger, base string) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := nextcloud.Sweep(base, uploadExpiry, time.Now()); err != nil {
+			log.Warn("nextcloud: sweeping expired uploads", "err", err)
+		} else if n > 0 {
+			log.Info("nextcloud: expired uploads removed", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // links returns the share links' handler for the principals pr under the policy pol. A link's

@@ -66,6 +66,7 @@ func flags(c *server.Config, configFile *string) *flag.FlagSet {
 	})
 	fl.StringVar(&c.Cluster.S3Endpoint, "s3-endpoint", c.Cluster.S3Endpoint, "cluster mode: S3 endpoint URL of the contents (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
 	fl.StringVar(&c.Cluster.S3Bucket, "s3-bucket", c.Cluster.S3Bucket, "cluster mode: S3 bucket of the contents")
+	fl.BoolVar(&c.NextcloudLayout, "nextcloud-layout", c.NextcloudLayout, "also serve /remote.php/dav/files/USER/ and Nextcloud chunked uploads at /remote.php/dav/uploads/USER/ (needs users)")
 	fl.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	fl.StringVar(&c.Metrics, "metrics", c.Metrics, "serve Prometheus /metrics, /healthz and /readyz on this separate address (e.g. 127.0.0.1:9100; off by default)")
 	fl.StringVar(&c.LogFormat, "log-format", c.LogFormat, `log format: "text" (key=value) or "json"`)
