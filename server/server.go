@@ -464,6 +464,17 @@ func (w *wiring) handlerAt(base davpath.Path, rules *access.Rules, prefix string
 			return pol.Allow(ctx, access.Principal(ctx), access.Write, p)
 		}
 	}
+	if w.c.NextcloudLayout {
+		// Large uploads from the page go in resumable chunks through the Nextcloud layout.
+		top := w.c.Prefix
+		opt.Chunked = func(ctx context.Context, p davpath.Path) (string, string, bool) {
+			user := access.Principal(ctx)
+			if user == "" {
+				return "", "", false
+			}
+			return davpath.Root.Escape(nextcloud.UploadsPrefix(top, user), true), p.Escape(nextcloud.FilesPrefix(top, user), true), true
+		}
+	}
 	ui := webui.New(fsys, opt)
 	h, err := dav.New(dav.Config{
 		Storage:        fsys,

@@ -52,6 +52,10 @@ type Options struct {
 	// Shares offers share links (creating, listing and revoking them) to a signed-in user: the
 	// server serves them (server/sharelink). Off for anonymous principals and link views.
 	Shares bool
+	// Chunked, when non-nil, tells where the principal's large uploads go in resumable chunks
+	// (Nextcloud's chunking, server/nextcloud): the escaped href of their upload area and of
+	// collection p in the files space the chunks are assembled into; ok false: plain PUTs.
+	Chunked func(ctx context.Context, p davpath.Path) (uploads, dest string, ok bool)
 	// Error, when non-nil, writes the response for a failed listing (nothing has been written
 	// yet), so the engine can use its one error-to-status mapping. Without it, fs.ErrNotExist
 	// is a 404, fs.ErrPermission a 403 and anything else a 500 with a generic body.
@@ -461,8 +465,11 @@ type pageData struct {
 	Total int
 	// CanShare: the page offers share links.
 	CanShare bool
-	Style    template.CSS
-	Script   template.JS
+	// ChunkUploads and ChunkDest: where large files upload in resumable chunks (see
+	// Options.Chunked); empty: plain PUTs.
+	ChunkUploads, ChunkDest string
+	Style                   template.CSS
+	Script                  template.JS
 }
 
 func (u *UI) pageData(ctx context.Context, p davpath.Path, entries []Entry) pageData {
@@ -497,6 +504,11 @@ func (u *UI) pageData(ctx context.Context, p davpath.Path, entries []Entry) page
 			c.Href = cur.Escape(u.prefix, true)
 		}
 		d.Crumbs = append(d.Crumbs, c)
+	}
+	if u.opt.Chunked != nil && d.CanWrite {
+		if up, dest, ok := u.opt.Chunked(ctx, p); ok {
+			d.ChunkUploads, d.ChunkDest = up, dest
+		}
 	}
 	return d
 }

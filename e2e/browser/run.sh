@@ -68,7 +68,8 @@ run_pass() {
 	port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 	echo "== pass '$name': http://127.0.0.1:$port${prefix:-/}"
 	# CORS: scripts on the origin http://localhost:PORT may use davd (the CORS check).
-	printf '[cors]\norigins = ["http://localhost:%s"]\n%s\n' "$port" "$extra" >"$dir/davd.toml"
+	# CONFIG first: it may have top-level keys, which must come before any [table].
+	printf '%s\n[cors]\norigins = ["http://localhost:%s"]\n' "$extra" "$port" >"$dir/davd.toml"
 	"$TMP/davd" -config "$dir/davd.toml" -root "$dir/data" -state "$dir/state" -listen "127.0.0.1:$port" -prefix "$prefix" \
 		>"$dir/server.log" 2>&1 &
 	pid=$!
@@ -109,7 +110,7 @@ run_pass prefix "/dav files" "$ARTIFACTS_DIR/prefix"
 # Share links need a signed-in user: a server with one, and the share scenario.
 export DAVD_USER=sharer DAVD_PASSWORD="share-test-$$"
 hash="$(printf '%s\n' "$DAVD_PASSWORD" | "$TMP/davd" hash-password -cost 4)"
-run_pass share "" "$ARTIFACTS_DIR" share.mjs "$(printf '[[users]]\nname = "%s"\npassword = "%s"\n' "$DAVD_USER" "$hash")"
+run_pass share "" "$ARTIFACTS_DIR" share.mjs "$(printf 'nextcloud_layout = true\n[[users]]\nname = "%s"\npassword = "%s"\n' "$DAVD_USER" "$hash")"
 
 cleanup
 trap - EXIT

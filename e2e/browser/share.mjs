@@ -145,6 +145,73 @@ try {
     await page.locator('#share-close').click();
   });
 
+  await check('large upload in resumable chunks: a cut piece is sent again, a reload resumes', async () => {
+    // 20 MiB: three pieces of 8, 8 and 4 MiB through the Nextcloud layout (nextcloud_layout).
+    const dir = mkdtempSync(join(tmpdir(), 'davd-big-'));
+    try {
+      const seen = problems.length;
+      const big = Buffer.alloc(20 << 20);
+      for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i >>> 12, i);
+      const file = join(dir, 'video.bin');
+      writeFileSync(file, big);
+      await page.goto(BASE + '/Team/');
+      assert(await page.evaluate(() => !!document.body.dataset.chunks), 'the page offers no chunked uploads');
+      const puts = [];
+      let cutOnce = true;
+      await page.route('**/remote.php/dav/uploads/**', (route) => {
+        const r = route.request();
+        if (r.method() === 'PUT') {
+          const piece = r.url().split('/').pop();
+          puts.push(piece);
+          if (piece === '2' && cutOnce) { cutOnce = false; return route.abort('connectionreset'); }
+        }
+        return route.continue();
+      });
+      await page.locator('#picker').setInputFiles(file);
+      await page.locator('#status', { hasText: 'Uploaded 1 file' }).waitFor({ timeout: 60_000 });
+      eq(puts.join(','), '1,2,2,3', 'pieces sent (2 cut once, then again)');
+      let got = await fetch(BASE + '/Team/video.bin', { headers: AUTH });
+      assert(Buffer.from(await got.arrayBuffer()).equals(big), 'the assembled file differs');
+      eq((await req('DELETE', BASE + '/Team/video.bin', { headers: AUTH })).status, 204, 'clean up');
+      await page.unroute('**/remote.php/dav/uploads/**');
+      await page.goto(BASE + '/Team/'); // a listing without video.bin: no "Replace?" question
+
+      // Piece 3 never gets through: the upload fails after its tries. After a reload the same
+      // file goes again, and only piece 3 is sent.
+      puts.length = 0;
+      await page.route('**/remote.php/dav/uploads/**', (route) => {
+        const r = route.request();
+        if (r.method() === 'PUT') {
+          const piece = r.url().split('/').pop();
+          puts.push(piece);
+          if (piece === '3') return route.abort('connectionreset');
+        }
+        return route.continue();
+      });
+      await page.locator('#picker').setInputFiles(file);
+      await page.locator('#status', { hasText: 'Could not upload “video.bin”' }).waitFor({ timeout: 60_000 });
+      eq(puts.join(','), '1,2,3,3,3,3,3', 'pieces before the failure');
+      await page.unroute('**/remote.php/dav/uploads/**');
+      puts.length = 0;
+      await page.reload();
+      page.on('request', (r) => { if (r.method() === 'PUT' && r.url().includes('/remote.php/dav/uploads/')) puts.push(r.url().split('/').pop()); });
+      await page.locator('#picker').setInputFiles(file);
+      await page.locator('#status', { hasText: 'Uploaded 1 file' }).waitFor({ timeout: 60_000 });
+      eq(puts.join(','), '3', 'pieces sent after the reload');
+      got = await fetch(BASE + '/Team/video.bin', { headers: AUTH });
+      assert(Buffer.from(await got.arrayBuffer()).equals(big), 'the resumed file differs');
+      const area = await req('PROPFIND', ORIGIN + P + '/remote.php/dav/uploads/' + USER + '/', { headers: { ...AUTH, Depth: '1' } });
+      eq((area.text.match(/<D:response>/g) || []).length, 1, 'the upload area is empty again');
+      eq((await req('DELETE', BASE + '/Team/video.bin', { headers: AUTH })).status, 204, 'clean up');
+      // Set aside what this check caused on purpose: the cut connections, and the 404 of the
+      // PROPFIND that finds no earlier upload.
+      const mine = problems.splice(seen);
+      eq(mine.filter((m) => !/ERR_CONNECTION_RESET|status of 404/.test(m)).join('; '), '', 'unexpected problems');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   await check('sign out: the browser forgets the password; signing in again works', async () => {
     // A browser of its own, with no credentials handler: what it remembers is the password
     // typed into the URL, as a user's browser remembers the one typed into its dialog.
@@ -171,8 +238,9 @@ try {
       // Headless Chromium has no one to ask and shows its error page, which may still be
       // loading: a navigation it interrupts is tried again.
       let back = null;
-      for (let i = 0; i < 5 && back === null; i++) {
+      for (let i = 0; i < 20 && back === null; i++) {
         back = await p2.goto(u.href).catch((e) => { if (/interrupted/.test(e.message)) return null; throw e; });
+        if (back === null) await p2.waitForTimeout(100);
       }
       eq(back && back.status(), 200, 'signed in again');
     } finally {

@@ -907,23 +907,117 @@
       made.add(dir);
     }
   }
-  function putFile(item, onProgress) {
-    const file = item.file;
+  // xhrPut PUTs body to url with upload progress (XMLHttpRequest: fetch has none), as the
+  // current request that Cancel aborts.
+  function xhrPut(url, body, onProgress) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       current = xhr;
-      xhr.open('PUT', relURL(item.path, false));
+      xhr.open('PUT', url);
       xhr.setRequestHeader('X-Requested-With', MARK['X-Requested-With']);
       xhr.upload.addEventListener('progress', (ev) => onProgress(ev.loaded));
       xhr.addEventListener('load', () => {
         if (xhr.status >= 200 && xhr.status < 300) resolve();
         else reject(httpError({ status: xhr.status }));
       });
-      xhr.addEventListener('error', () => reject(new Error('network error')));
+      xhr.addEventListener('error', () => { const e = new Error('network error'); e.network = true; reject(e); });
       xhr.addEventListener('abort', () => reject(new Error('cancelled')));
       xhr.addEventListener('loadend', () => { if (current === xhr) current = null; });
-      xhr.send(file);
+      xhr.send(body);
     });
+  }
+  function putFile(item, onProgress) {
+    if (chunkBase && item.file.size > CHUNK) return chunkedPut(item, onProgress);
+    return xhrPut(relURL(item.path, false), item.file, onProgress);
+  }
+
+  // ---- resumable uploads ----
+  // With the Nextcloud layout on, a file over CHUNK goes in CHUNK-sized pieces into an upload
+  // folder of the user's (MKCOL …/uploads/USER/ID/, PUT …/ID/1, /2, …), and a MOVE of ID/.file
+  // assembles them into the destination (server/nextcloud). A piece cut off by the network is
+  // sent again; ID depends only on the destination and the file (name, size, modification
+  // time), so after a reload, uploading the same file again sends only the missing pieces.
+  const chunkBase = document.body.dataset.chunks || ''; // escaped, ends with "/"
+  const chunkDest = document.body.dataset.chunkDest || ''; // this folder in the files space
+  const CHUNK = 8 << 20;
+  const CHUNK_TRIES = 5;
+  function fnv(str, seed) {
+    let h = seed >>> 0;
+    for (let i = 0; i < str.length; i++) h = Math.imul(h ^ str.charCodeAt(i), 16777619) >>> 0;
+    return h.toString(16).padStart(8, '0');
+  }
+  function uploadId(item) {
+    const key = chunkDest + '\n' + item.path + '\n' + item.file.size + '\n' + item.file.lastModified;
+    return 'web-' + fnv(key, 2166136261) + fnv(key, 374761393) + fnv(key, 668265263);
+  }
+  // chunksThere lists the pieces an earlier attempt left in dir: name → size; null: no dir.
+  // (XMLHttpRequest parses the XML: DOMParser is a Trusted Types sink, which the page's CSP
+  // closes.)
+  function chunksThere(dir) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('PROPFIND', dir);
+      xhr.setRequestHeader('X-Requested-With', MARK['X-Requested-With']);
+      xhr.setRequestHeader('Depth', '1');
+      xhr.responseType = 'document';
+      xhr.overrideMimeType('application/xml');
+      xhr.addEventListener('load', () => {
+        if (xhr.status === 404) { resolve(null); return; }
+        if (xhr.status !== 207 || !xhr.responseXML) { reject(httpError({ status: xhr.status }, 'reading an earlier upload')); return; }
+        const have = new Map();
+        for (const r of xhr.responseXML.getElementsByTagNameNS('DAV:', 'response')) {
+          const href = r.getElementsByTagNameNS('DAV:', 'href')[0];
+          const len = r.getElementsByTagNameNS('DAV:', 'getcontentlength')[0];
+          if (!href || !len) continue;
+          const name = decodeURIComponent(href.textContent.replace(/\/$/, '').split('/').pop());
+          have.set(name, Number(len.textContent));
+        }
+        resolve(have);
+      });
+      xhr.addEventListener('error', () => { const e = new Error('network error'); e.network = true; reject(e); });
+      xhr.send();
+    });
+  }
+  const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+  async function chunkedPut(item, onProgress) {
+    const file = item.file;
+    const dir = chunkBase + uploadId(item) + '/';
+    let have = await chunksThere(dir);
+    if (have === null) {
+      const res = await fetch(dir, { method: 'MKCOL', headers: MARK, credentials: 'same-origin' });
+      if (!res.ok) throw httpError(res, 'starting the upload');
+      have = new Map();
+    }
+    let sent = 0;
+    for (let i = 0, start = 0; start < file.size; i++, start += CHUNK) {
+      const end = Math.min(file.size, start + CHUNK);
+      const name = String(i + 1);
+      if (have.get(name) !== end - start) {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await xhrPut(dir + name, file.slice(start, end), (loaded) => onProgress(sent + loaded));
+            break;
+          } catch (err) {
+            if (cancelled || !err.network || attempt >= CHUNK_TRIES) throw err;
+            say('The network failed; sending piece ' + name + ' again…');
+            await sleep(300 * attempt);
+          }
+        }
+      }
+      sent += end - start;
+      onProgress(sent);
+    }
+    const res = await fetch(dir + '.file', {
+      method: 'MOVE',
+      credentials: 'same-origin',
+      headers: {
+        ...MARK,
+        Destination: new URL(chunkDest + item.path.split('/').map(encodeURIComponent).join('/'), location.href).href,
+        'OC-Total-Length': String(file.size),
+        'X-OC-Mtime': String(Math.floor(file.lastModified / 1000)),
+      },
+    });
+    if (!res.ok) throw httpError(res, 'assembling the upload');
   }
 
   // upload queues files, each {file, path} with path relative to this folder ("a.txt", or
