@@ -66,4 +66,10 @@
 //     (urn:x-davd:), stamped with the ETag they describe, never shown to clients nor settable.
 //   - Locks are bound to the principal that created them: another principal cannot refresh,
 //     unlock or submit the token.
+//   - RFC 6578 sync-collection (sync.go) needs a syncstore.Store (Handler.Sync): tokens name
+//     snapshots the store keeps a bounded number of per collection, principal and level, so an
+//     expired token is a 403 valid-sync-token and the client resyncs in full (§3.2). A result
+//     past Limits.MaxPropfindEntries (or the client's nresults) is cut with a 507
+//     number-of-matches-within-limits response and a token covering only what was reported.
+//     DAV:sync-token is not in allprop (§4.1).
 package dav

@@ -47,6 +47,7 @@ import (
 	"github.com/davd/davd/storage/osfs"
 	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/syncstore"
+	"github.com/davd/davd/syncstore/clustersync"
 	"github.com/davd/davd/webui"
 )
 
@@ -174,9 +175,8 @@ type wiring struct {
 	db    *bolt.DB
 	// shares are the share links (the state store's, or etcd's in cluster mode).
 	shares share.Store
-	// sync keeps the RFC 6578 sync-token snapshots: in the bbolt file on a single node, in
-	// this node's memory in cluster mode (a token taken to another node is unknown there, and
-	// the client resyncs in full, which RFC 6578 §3.2 allows).
+	// sync keeps the RFC 6578 sync-token snapshots: in the bbolt file on a single node; in
+	// cluster mode in S3 with their index in etcd, shared by every node.
 	sync syncstore.Store
 	// scopes are the scopes' storages, opened once and kept across reloads.
 	scopes map[davpath.Path]scoped
@@ -314,7 +314,7 @@ func (w *wiring) cluster() error {
 	w.root = fsys
 	w.sub = func(base davpath.Path) storage.Backend { return fsys.Sub(base) }
 	w.props = etcdprops.New(conn.Etcd, conn.Prefix, props.Limits{})
-	w.sync = syncstore.NewMemory(0, 0)
+	w.sync = clustersync.New(conn, 0)
 	w.locks = etcdlock.New(conn.Etcd, conn.Prefix, w.c.Limits.LockLimits)
 	w.shares = etcdshare.New(conn.Etcd, conn.Prefix)
 	w.in.ready = func() error {

@@ -26,7 +26,8 @@ const module = "github.com/davd/davd"
 //	storage, lock, props, access, share, syncstore the seams
 //	davpath, internal/...                          canonical paths, standard-library helpers
 //
-// Backends are storage/*, props/*, lock/*, store/* and share/*: each implements seams and may import the
+// Backends are storage/*, props/*, lock/*, store/*, share/* and syncstore/* (syncstore/synctest
+// included, which imports only the seam): each implements seams and may import the
 // seams, cluster and third-party libraries, never another backend. auth is HTTP middleware over
 // access.Principal, so it sits above the seams (ARCHITECTURE.md draws it beside davpath, but it
 // imports access and net/http).
@@ -53,7 +54,7 @@ type pkg struct {
 var seams = []string{"storage", "lock", "props", "access", "share", "syncstore"}
 
 // backendRoots are the parents of backend packages.
-var backendRoots = []string{"storage", "props", "lock", "store", "share"}
+var backendRoots = []string{"storage", "props", "lock", "store", "share", "syncstore"}
 
 // stdlibOnly are the packages that may use only the standard library (parsers, fuzzed).
 var stdlibOnly = []string{"davpath", "dav/internal/ifheader", "dav/internal/davxml"}
