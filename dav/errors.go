@@ -42,6 +42,22 @@ func errCond(code int, cond string, cause error, hrefs ...string) *Error {
 	return &Error{Status: code, Cond: cond, Err: cause, Hrefs: hrefs}
 }
 
+// condOf is the RFC 4918 §16 precondition element that goes with err, and its hrefs: an *Error's
+// own, or for a write that did not fit, RFC 4331 §6's DAV:quota-not-exceeded (a quota) or
+// DAV:sufficient-disk-space (the disk itself is full).
+func condOf(err error) (string, []string) {
+	var de *Error
+	switch {
+	case errors.As(err, &de) && de.Cond != "":
+		return de.Cond, de.Hrefs
+	case errors.Is(err, storage.ErrQuotaExceeded):
+		return "quota-not-exceeded", nil
+	case errors.Is(err, storage.ErrInsufficientStorage):
+		return "sufficient-disk-space", nil
+	}
+	return "", nil
+}
+
 // StatusOf maps any error from the seams to an HTTP status. It is the only place where storage,
 // lock, props and parser errors become status codes. The order matters: an *Error states its
 // status itself and wins; among the sentinels the more specific come first, since a backend may
@@ -67,7 +83,8 @@ func StatusOf(err error) int {
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, lock.ErrNotOwner):
 		return http.StatusForbidden
-	case errors.Is(err, storage.ErrInsufficientStorage), errors.Is(err, props.ErrTooLarge):
+	case errors.Is(err, storage.ErrInsufficientStorage), errors.Is(err, storage.ErrQuotaExceeded),
+		errors.Is(err, props.ErrTooLarge):
 		return http.StatusInsufficientStorage
 	case errors.Is(err, storage.ErrShortBody), errors.Is(err, davxml.ErrMalformed),
 		errors.Is(err, davpath.ErrInvalid), errors.Is(err, davpath.ErrTraversal):

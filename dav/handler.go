@@ -374,21 +374,20 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if code >= 500 {
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
 	}
-	var de *Error
-	if errors.As(err, &de) && de.Cond != "" {
+	if cond, hrefs := condOf(err); cond != "" {
 		b := []byte(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:error xmlns:D="DAV:"><D:`)
-		b = append(b, de.Cond...)
-		if len(de.Hrefs) == 0 {
+		b = append(b, cond...)
+		if len(hrefs) == 0 {
 			b = append(b, "/>"...)
 		} else {
 			b = append(b, '>')
-			for _, href := range de.Hrefs {
+			for _, href := range hrefs {
 				b = append(b, "<D:href>"...)
 				b = davxml.EscapeText(b, href)
 				b = append(b, "</D:href>"...)
 			}
 			b = append(b, "</D:"...)
-			b = append(b, de.Cond...)
+			b = append(b, cond...)
 			b = append(b, '>')
 		}
 		b = append(b, "</D:error>\n"...)

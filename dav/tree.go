@@ -33,14 +33,10 @@ func (h *Handler) writeFailures(w http.ResponseWriter, fails []failure) error {
 		if code >= 500 {
 			h.log.Error("member failed", "path", f.p.String(), "err", f.err)
 		}
-		var cond string
-		var hrefs []string
-		var de *Error
 		// A precondition (RFC 4918 §16) travels with its member as a <D:error>, e.g.
-		// lock-token-submitted with the href of the lock's root.
-		if errors.As(f.err, &de) {
-			cond, hrefs = de.Cond, de.Hrefs
-		}
+		// lock-token-submitted with the href of the lock's root, or quota-not-exceeded for a
+		// member of a COPY that did not fit (RFC 4331 §6).
+		cond, hrefs := condOf(f.err)
 		m.Buf = multistatus.AppendStatusResponse(m.Buf[:0], h.href(f.p, f.dir), code, cond, hrefs)
 		m.Write(m.Buf)
 	}

@@ -70,6 +70,10 @@ type Config struct {
 	// clients and rclone's "nextcloud" vendor expect. Needs users; chunks wait in the state
 	// directory, so it is not available in cluster mode.
 	NextcloudLayout bool `toml:"nextcloud_layout"`
+	// QuotaBytes, when positive, bounds the bytes of all files in the served tree (RFC 4331:
+	// a write past it is a 507 with DAV:quota-not-exceeded). A user's own quota_bytes bounds
+	// the user's scope. Written as bytes or with a unit ("10G").
+	QuotaBytes int64 `toml:"quota_bytes"`
 	// Htpasswd is an htpasswd file of bcrypt entries (htpasswd -B), read at start-up.
 	Htpasswd string `toml:"htpasswd"`
 	// Anonymous, when set, lets requests without credentials in with this access.
@@ -146,6 +150,9 @@ type User struct {
 	Name     string `toml:"name"`
 	Password string `toml:"password"`
 	Access
+	// QuotaBytes, when positive, bounds the bytes of all files in the user's scope, whoever
+	// writes them (users sharing a scope share its quota: the smallest of theirs applies).
+	QuotaBytes int64 `toml:"quota_bytes"`
 }
 
 // TLS configures HTTPS (HTTP/2 included) from PEM files.
@@ -360,6 +367,9 @@ func (c *Config) Validate() error {
 	if c.NextcloudLayout && !c.AuthEnabled() {
 		return errors.New("nextcloud_layout: the layout names users (/remote.php/dav/files/USER/); add [[users]] or an htpasswd file")
 	}
+	if c.Cluster.Enabled() && (c.QuotaBytes > 0 || slices.ContainsFunc(c.Users, func(u User) bool { return u.QuotaBytes > 0 })) {
+		return errors.New("quota_bytes: not available in cluster mode yet (the accounting is one node's)")
+	}
 	if c.NextcloudLayout && c.Cluster.Enabled() {
 		return errors.New("nextcloud_layout: not available in cluster mode yet (chunked uploads wait on one node's disk)")
 	}
@@ -378,6 +388,7 @@ func (c *Config) validateLimits() error {
 		v   int64
 	}{
 		{"limits.max_put_bytes", l.MaxPutBytes},
+		{"quota_bytes", c.QuotaBytes},
 		{"limits.max_xml_bytes", l.MaxXMLBytes},
 		{"limits.max_xml_depth", int64(l.MaxXMLDepth)},
 		{"limits.max_uri_len", int64(l.MaxURILen)},
@@ -438,6 +449,7 @@ func (c *Config) validateTransport() error {
 type principal struct {
 	scope davpath.Path
 	rules access.UserRules
+	quota int64 // bytes the scope may hold (0: no quota of the user's own)
 }
 
 // principals resolves users and the anonymous section into scopes and rules, and the user
@@ -482,6 +494,10 @@ func (c *Config) principals() (map[string]principal, *auth.Users, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		if u.QuotaBytes < 0 {
+			return nil, nil, fmt.Errorf("%s.quota_bytes: must not be negative", key)
+		}
+		p.quota = u.QuotaBytes
 		out[u.Name] = p
 	}
 	if c.Anonymous != nil {

@@ -27,7 +27,7 @@ func (in *Instance) Reload(c Config) (restart []string, err error) {
 	defer in.mu.Unlock()
 	next := in.cfg
 	next.Users, next.Htpasswd, next.Anonymous = c.Users, c.Htpasswd, c.Anonymous
-	next.OptionsUnauthenticated = c.OptionsUnauthenticated
+	next.OptionsUnauthenticated, next.QuotaBytes = c.OptionsUnauthenticated, c.QuotaBytes
 	next.CORS, next.LoginThrottle, next.Limits.Limits = c.CORS, c.LoginThrottle, c.Limits.Limits
 	var cert *tls.Certificate
 	if in.cert.Load() != nil && c.TLS.Cert != "" {

@@ -45,6 +45,7 @@ import (
 	"github.com/davd/davd/storage"
 	"github.com/davd/davd/storage/clusterfs"
 	"github.com/davd/davd/storage/osfs"
+	"github.com/davd/davd/storage/quotafs"
 	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/syncstore"
 	"github.com/davd/davd/syncstore/clustersync"
@@ -189,6 +190,10 @@ type wiring struct {
 	// sweeping is set once their sweeper runs.
 	uploads  map[string]storage.Backend
 	sweeping bool
+	// quota is the RFC 4331 accounting, made at the first build and kept across reloads;
+	// limits are the trees the configuration being built bounds.
+	quota  *quotafs.Ledger
+	limits map[davpath.Path]int64
 }
 
 // scoped is a scope's storage and, on the local disk, its link resolver.
@@ -220,6 +225,7 @@ func (w *wiring) buildApp() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.setQuotas(pr)
 	if !w.c.AuthEnabled() {
 		return w.handler(davpath.Root, nil)
 	}
@@ -394,6 +400,45 @@ func (w *wiring) osfsOptions() osfs.Options {
 // stateLockWait is how long Build waits for the state store's file lock.
 const stateLockWait = 500 * time.Millisecond
 
+// quotaWalk is how often the quota accounting walks its trees again, to count changes made
+// outside davd.
+const quotaWalk = 10 * time.Minute
+
+// setQuotas puts the quotas of the configuration being built in force: the whole tree's and each
+// user's on the user's scope (the smallest when users share a scope). The ledger is made at the
+// first build and kept, with its figures, across reloads; with no quota it has no account and
+// no backend is wrapped.
+func (w *wiring) setQuotas(pr map[string]principal) {
+	limits := map[davpath.Path]int64{}
+	if w.c.QuotaBytes > 0 {
+		limits[davpath.Root] = w.c.QuotaBytes
+	}
+	for _, p := range pr {
+		if p.quota > 0 {
+			if old, ok := limits[p.scope]; !ok || p.quota < old {
+				limits[p.scope] = p.quota
+			}
+		}
+	}
+	w.limits = limits
+	if w.quota == nil {
+		// Made once, before anything reads it from another goroutine (the sweeper's Dirty).
+		w.quota = quotafs.New(w.root)
+		ctx, stop := context.WithCancel(context.Background())
+		w.in.closers = append(w.in.closers, func() error { stop(); return nil })
+		go w.quota.Run(ctx, quotaWalk)
+	}
+	w.quota.SetLimits(limits)
+}
+
+// limited wraps a scope's content backend in the quota accounting when any quota is set.
+func (w *wiring) limited(fsys storage.Backend, base davpath.Path) storage.Backend {
+	if len(w.limits) == 0 {
+		return fsys
+	}
+	return w.quota.Wrap(fsys, base)
+}
+
 // storage returns the content backend of a scope. A scope gets its own osfs rooted at its
 // directory rather than a path-prefixing wrapper over the whole tree: os.Root then refuses
 // symbolic links that leave the scope, so a link planted in alice's directory pointing to
@@ -448,6 +493,7 @@ func (w *wiring) handlerAt(base davpath.Path, rules *access.Rules, prefix string
 	if err != nil {
 		return nil, err
 	}
+	fsys = w.limited(fsys, base)
 	var pol access.Policy
 	switch {
 	case rules != nil && res != nil:
@@ -611,6 +657,10 @@ func (w *wiring) nextcloud(pr map[string]principal, pol *access.Rules) (*nextclo
 		if err != nil {
 			return nil, err
 		}
+		if len(w.limits) > 0 {
+			// Unfinished uploads count against the owner's quota while they exist.
+			area = w.quota.Area(area, p.scope)
+		}
 		eng, err := dav.New(dav.Config{Storage: area, Prefix: nextcloud.UploadsPrefix(w.c.Prefix, name), Limits: w.c.Limits.Limits, Logger: w.log})
 		if err != nil {
 			return nil, err
@@ -621,7 +671,7 @@ func (w *wiring) nextcloud(pr map[string]principal, pol *access.Rules) (*nextclo
 		w.sweeping = true
 		ctx, stop := context.WithCancel(context.Background())
 		w.in.closers = append(w.in.closers, func() error { stop(); return nil })
-		go sweepUploads(ctx, w.log, base)
+		go sweepUploads(ctx, w.log, base, w.quota.Dirty)
 	}
 	return nextcloud.New(nextcloud.Config{
 		Prefix: w.c.Prefix,
@@ -668,7 +718,8 @@ func (w *wiring) uploadArea(base, user string) (storage.Backend, error) {
 const uploadExpiry = 24 * time.Hour
 
 // sweepUploads removes expired uploads under base at once and then every hour, until ctx ends.
-func sweepUploads(ctx context.Context, log *slog.Logger, base string) {
+// removed is called after uploads were removed (on disk, unseen by the quota accounting).
+func sweepUploads(ctx context.Context, log *slog.Logger, base string, removed func()) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -676,6 +727,7 @@ func sweepUploads(ctx context.Context, log *slog.Logger, base string) {
 			log.Warn("nextcloud: sweeping expired uploads", "err", err)
 		} else if n > 0 {
 			log.Info("nextcloud: expired uploads removed", "count", n)
+			removed()
 		}
 		select {
 		case <-ctx.Done():
@@ -698,6 +750,8 @@ func (w *wiring) links(pr map[string]principal, pol *access.Rules) (*sharelink.H
 		if err != nil {
 			return nil, err
 		}
+		// Uploads through a link count against the owner's quota.
+		fsys = w.limited(fsys, p.scope)
 		o := sharelink.Owner{Scope: p.scope, Storage: fsys, Policy: pol}
 		if res != nil {
 			o.Resolver, o.Policy = res, pol.ThroughLinks(res)

@@ -90,6 +90,29 @@ func withSizes(b []byte) ([]byte, error) {
 		return b, nil // the strict decode reports it, with its line
 	}
 	changed := false
+	// quota_bytes, at the top and in each [[users]] entry.
+	size := func(where string, tbl map[string]any) error {
+		v, ok := tbl["quota_bytes"].(string)
+		if !ok {
+			return nil
+		}
+		n, err := ParseSize(v)
+		if err != nil {
+			return fmt.Errorf("%squota_bytes: %w", where, err)
+		}
+		tbl["quota_bytes"], changed = n, true
+		return nil
+	}
+	if err := size("", doc); err != nil {
+		return nil, err
+	}
+	if users, ok := doc["users"].([]map[string]any); ok {
+		for i, u := range users {
+			if err := size(fmt.Sprintf("users[%d].", i), u); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, k := range sizeKeys {
 		tbl, ok := doc[k[0]].(map[string]any)
 		if !ok {

@@ -60,7 +60,7 @@ type PutOptions struct {
 //
 // Errors: fs.ErrNotExist (404; 409 when the parent is missing on a write, reported as
 // ErrParentMissing), fs.ErrExist (405 on MKCOL), ErrIsDir / ErrNotDir (405/409), ErrNotEmpty,
-// fs.ErrPermission (403), ErrInsufficientStorage (507), ErrShortBody (400). Anything else is a
+// fs.ErrPermission (403), ErrInsufficientStorage and ErrQuotaExceeded (507), ErrShortBody (400). Anything else is a
 // 500 whose text the client never sees.
 type Backend interface {
 	// Stat describes the resource at p.
@@ -119,8 +119,12 @@ var (
 	ErrNotDir              = errors.New("storage: not a collection")
 	ErrNotEmpty            = errors.New("storage: collection not empty")
 	ErrInsufficientStorage = errors.New("storage: insufficient storage")
-	ErrShortBody           = errors.New("storage: body shorter or longer than announced")
-	ErrCrossDevice         = errors.New("storage: cannot rename across devices")
+	// ErrQuotaExceeded: the write would take a tree past its quota (RFC 4331 §6: 507 with
+	// DAV:quota-not-exceeded); nothing was changed. ErrInsufficientStorage is the disk itself
+	// being full (DAV:sufficient-disk-space).
+	ErrQuotaExceeded = errors.New("storage: quota exceeded")
+	ErrShortBody     = errors.New("storage: body shorter or longer than announced")
+	ErrCrossDevice   = errors.New("storage: cannot rename across devices")
 	// ErrUnavailable: a service the backend depends on (etcd, S3 in cluster mode) does not
 	// answer; the request may succeed when retried later (503 with Retry-After). Nothing was
 	// changed, or the change is cleaned up by the backend.

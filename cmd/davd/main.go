@@ -60,6 +60,7 @@ func flags(c *server.Config, configFile *string) *flag.FlagSet {
 	fl.BoolVar(&c.Limits.PropfindInfinity, "propfind-infinity", c.Limits.PropfindInfinity, "allow PROPFIND Depth: infinity (bounded by -max-propfind-entries)")
 	fl.IntVar(&c.Limits.MaxPropfindEntries, "max-propfind-entries", c.Limits.MaxPropfindEntries, "maximum responses of one PROPFIND")
 	fl.Var(server.SizeFlag{P: &c.Limits.MaxPutBytes}, "max-put-bytes", "maximum upload size: bytes, or with a unit (10G, 512MiB); 0: no limit")
+	fl.Var(server.SizeFlag{P: &c.QuotaBytes}, "quota-bytes", "quota of the whole tree (RFC 4331): bytes, or with a unit (10G); 0: none")
 	fl.Func("etcd", "cluster mode: etcd client URLs, comma-separated (the tree, properties and locks; contents in S3)", func(v string) error {
 		c.Cluster.Etcd = strings.Split(v, ",")
 		return nil

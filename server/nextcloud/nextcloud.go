@@ -32,6 +32,7 @@ import (
 	"github.com/davd/davd/access"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/storage"
+	"github.com/davd/davd/storage/quotafs"
 )
 
 // FilesPrefix is the unescaped URL path at which user's files are served under prefix.
@@ -165,7 +166,9 @@ func (l *Layout) assemble(w http.ResponseWriter, r *http.Request, user string, f
 		}
 	}
 
-	put := r.Clone(ctx)
+	// The chunks are counted against the user's quota and go once the file is assembled: the
+	// file needs room once, not twice.
+	put := r.Clone(quotafs.WithCredit(ctx, total))
 	put.Method = http.MethodPut
 	put.URL = &url.URL{Path: dest.Path, RawPath: dest.RawPath}
 	put.RequestURI = put.URL.RequestURI()

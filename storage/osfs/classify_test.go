@@ -24,7 +24,7 @@ func TestClassify(t *testing.T) {
 		not  []error
 	}{
 		{"ENOSPC", syscall.ENOSPC, []error{storage.ErrInsufficientStorage, syscall.ENOSPC}, nil},
-		{"EDQUOT in a PathError", &os.PathError{Op: "write", Path: "t", Err: syscall.EDQUOT}, []error{storage.ErrInsufficientStorage}, nil},
+		{"EDQUOT in a PathError", &os.PathError{Op: "write", Path: "t", Err: syscall.EDQUOT}, []error{storage.ErrQuotaExceeded, syscall.EDQUOT}, []error{storage.ErrInsufficientStorage}},
 		{"ENOTEMPTY", syscall.ENOTEMPTY, []error{storage.ErrNotEmpty}, []error{fs.ErrExist}},
 		{"EXDEV", &os.LinkError{Op: "rename", Old: "a", New: "b", Err: syscall.EXDEV}, []error{storage.ErrCrossDevice}, nil},
 		{"ENOTDIR", syscall.ENOTDIR, []error{fs.ErrNotExist}, nil},

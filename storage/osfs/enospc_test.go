@@ -145,8 +145,14 @@ func TestWriteHookErrors(t *testing.T) {
 			}
 			body := strings.Repeat("x", 1<<20)
 			_, _, err = f.Put(ctx, "/f", strings.NewReader(body), storage.PutOptions{Size: -1})
-			if !errors.Is(err, storage.ErrInsufficientStorage) || !errors.Is(err, errno) {
-				t.Errorf("Put = %v, want storage.ErrInsufficientStorage wrapping %v", err, errno)
+			// The disk full is ErrInsufficientStorage; the file system's own quota is a quota
+			// (RFC 4331 §6's two preconditions).
+			want := storage.ErrInsufficientStorage
+			if errno == syscall.EDQUOT {
+				want = storage.ErrQuotaExceeded
+			}
+			if !errors.Is(err, want) || !errors.Is(err, errno) {
+				t.Errorf("Put = %v, want %v wrapping %v", err, want, errno)
 			}
 			if err != nil && strings.Contains(err.Error(), dir) {
 				t.Errorf("error %q shows the host directory", err)

@@ -184,8 +184,11 @@ func classify(err error) error {
 		return err
 	}
 	switch errno {
-	case unix.ENOSPC, unix.EDQUOT:
+	case unix.ENOSPC:
 		return fmt.Errorf("%w: %w", storage.ErrInsufficientStorage, errno)
+	case unix.EDQUOT:
+		// The file system's own quota (of davd's user): the same answer as davd's quotas.
+		return fmt.Errorf("%w: %w", storage.ErrQuotaExceeded, errno)
 	case unix.ENOTEMPTY:
 		// Not %w: syscall.ENOTEMPTY also matches fs.ErrExist, which means something else here.
 		return fmt.Errorf("%w: %v", storage.ErrNotEmpty, errno)
