@@ -432,7 +432,7 @@ func TestSyncCollectionRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return syncEnv(t, fs, db.Sync(0)), func() { db.Close(); fs.Close() }
+		return syncEnv(t, fs, db.Sync(0, 0)), func() { db.Close(); fs.Close() }
 	}
 	e, stop := start()
 	r0 := e.sync("/c/", "", "1", "")

@@ -273,7 +273,7 @@ func (w *wiring) local() error {
 	}
 	w.fs, w.root, w.props, w.locks, w.db = fsys, fsys, ps, locks, db
 	w.shares = db.Shares()
-	w.sync = db.Sync(0)
+	w.sync = db.Sync(0, 0)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -17,9 +18,18 @@ import (
 // bucketSync holds the sync-token snapshots (syncstore.Store): one sub-bucket per Key, holding
 // keyIndex (the kept snapshots, oldest first) and one sub-bucket per snapshot id whose keys are
 // big-endian sequence numbers, so entries come back in the order saved.
+//
+// bucketSyncMeta bounds the whole store: its sub-bucket "lru" maps a sequence number (order of
+// saving, or of reuse by an unchanged Save) to the snapshot's entry count, key and id; "ids"
+// maps an id back to its sequence number; "total" is the entries of all snapshots "lru" lists.
+// Snapshots saved before the bound existed are not listed: they leave with their key's rotation.
 var (
-	bucketSync = []byte("sync")
-	keyIndex   = []byte("\x00index")
+	bucketSync     = []byte("sync")
+	keyIndex       = []byte("\x00index")
+	bucketSyncMeta = []byte("syncmeta")
+	bucketLRU      = []byte("lru")
+	bucketIDs      = []byte("ids")
+	keyTotal       = []byte("total")
 )
 
 // syncBatch is how many entries one write or read transaction handles: a snapshot of a big
@@ -30,19 +40,142 @@ const syncBatch = 2048
 // Sync is the syncstore.Store of a DB: snapshots survive restarts, so a client's token stays
 // good, and a REPORT after a restart reports every change made meanwhile, on disk included.
 type Sync struct {
-	d      *DB
-	perKey int
+	d          *DB
+	perKey     int
+	maxEntries uint64
 }
 
 var _ syncstore.Store = (*Sync)(nil)
 
 // Sync returns the snapshot store, keeping perKey snapshots per key (syncstore.DefaultPerKey
-// for 0). Snapshots interrupted by a crash are removed when the DB is opened.
-func (d *DB) Sync(perKey int) *Sync {
+// for 0) and maxEntries entries in all (syncstore.DefaultMaxEntries for 0, some 100 bytes of
+// the file each): past it the snapshots saved (or reused) longest ago, of any key, are
+// forgotten first, never the one just saved. Snapshots interrupted by a crash are removed when
+// the DB is opened.
+func (d *DB) Sync(perKey, maxEntries int) *Sync {
 	if perKey <= 0 {
 		perKey = syncstore.DefaultPerKey
 	}
-	return &Sync{d: d, perKey: perKey}
+	if maxEntries <= 0 {
+		maxEntries = syncstore.DefaultMaxEntries
+	}
+	return &Sync{d: d, perKey: perKey, maxEntries: uint64(maxEntries)}
+}
+
+// syncMeta returns the buckets of the store's bound, made on first use.
+func syncMeta(tx *bbolt.Tx) (lru, ids, meta *bbolt.Bucket, err error) {
+	meta, err = tx.CreateBucketIfNotExists(bucketSyncMeta)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if lru, err = meta.CreateBucketIfNotExists(bucketLRU); err != nil {
+		return nil, nil, nil, err
+	}
+	ids, err = meta.CreateBucketIfNotExists(bucketIDs)
+	return lru, ids, meta, err
+}
+
+func getTotal(meta *bbolt.Bucket) uint64 {
+	if v := meta.Get(keyTotal); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// listLRU lists snapshot id of kb, n entries, as the most recent; a snapshot listed before
+// moves (a reuse).
+func listLRU(tx *bbolt.Tx, kb []byte, id string, n uint64) error {
+	lru, ids, meta, err := syncMeta(tx)
+	if err != nil {
+		return err
+	}
+	total := getTotal(meta)
+	if old := ids.Get([]byte(id)); old != nil {
+		if v := lru.Get(old); len(v) >= 12 {
+			total -= min(total, binary.BigEndian.Uint64(v))
+		}
+		if err := lru.Delete(old); err != nil {
+			return err
+		}
+	}
+	seq, err := lru.NextSequence()
+	if err != nil {
+		return err
+	}
+	k := binary.BigEndian.AppendUint64(nil, seq)
+	v := binary.BigEndian.AppendUint64(nil, n)
+	v = binary.BigEndian.AppendUint32(v, uint32(len(kb)))
+	v = append(append(v, kb...), id...)
+	if err := lru.Put(k, v); err != nil {
+		return err
+	}
+	if err := ids.Put([]byte(id), k); err != nil {
+		return err
+	}
+	return meta.Put(keyTotal, binary.BigEndian.AppendUint64(nil, total+n))
+}
+
+// unlistLRU takes snapshot id out of the bound's accounts (it was forgotten).
+func unlistLRU(tx *bbolt.Tx, id string) error {
+	lru, ids, meta, err := syncMeta(tx)
+	if err != nil {
+		return err
+	}
+	seq := ids.Get([]byte(id))
+	if seq == nil {
+		return nil
+	}
+	total := getTotal(meta)
+	if v := lru.Get(seq); len(v) >= 12 {
+		total -= min(total, binary.BigEndian.Uint64(v))
+	}
+	if err := lru.Delete(bytes.Clone(seq)); err != nil {
+		return err
+	}
+	if err := ids.Delete([]byte(id)); err != nil {
+		return err
+	}
+	return meta.Put(keyTotal, binary.BigEndian.AppendUint64(nil, total))
+}
+
+// evict forgets the snapshots listed longest ago until the store holds at most max entries,
+// never keep (the snapshot just saved).
+func evict(tx *bbolt.Tx, max uint64, keep string) error {
+	lru, _, meta, err := syncMeta(tx)
+	if err != nil {
+		return err
+	}
+	for getTotal(meta) > max {
+		k, v := lru.Cursor().First()
+		if k == nil || len(v) < 12 {
+			return nil
+		}
+		kl := int(binary.BigEndian.Uint32(v[8:]))
+		if len(v) < 12+kl {
+			return errors.New("bolt: corrupt sync bound")
+		}
+		kb, id := v[12:12+kl], string(v[12+kl:])
+		if id == keep {
+			return nil
+		}
+		if kbk := tx.Bucket(bucketSync).Bucket(kb); kbk != nil {
+			refs, err := decodeIndex(kbk.Get(keyIndex))
+			if err != nil {
+				return err
+			}
+			refs = slices.DeleteFunc(refs, func(r snapRef) bool { return r.id == id })
+			if err := kbk.Put(keyIndex, encodeIndex(refs)); err != nil {
+				return err
+			}
+			if err := kbk.DeleteBucket([]byte(id)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+				return err
+			}
+		}
+		if err := unlistLRU(tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // syncKey encodes a Key: the level, the principal's length and name, and the root.
@@ -173,9 +306,13 @@ func (s *Sync) Save(ctx context.Context, key syncstore.Key, entries iter.Seq[syn
 		if k := len(refs); k > 0 && refs[k-1].digest == d.Sum() && refs[k-1].n == n {
 			out = refs[k-1].id
 			if kbk.Bucket([]byte(id)) != nil {
-				return kbk.DeleteBucket([]byte(id))
+				if err := kbk.DeleteBucket([]byte(id)); err != nil {
+					return err
+				}
 			}
-			return nil
+			// Reused: the most recent for the store's bound (a snapshot saved before the bound
+			// existed is listed now).
+			return listLRU(tx, kb, out, n)
 		}
 		if n == 0 {
 			// An empty snapshot has no entries bucket; Load tells it from an unknown one by
@@ -189,9 +326,18 @@ func (s *Sync) Save(ctx context.Context, key syncstore.Key, entries iter.Seq[syn
 			if err := kbk.DeleteBucket([]byte(refs[0].id)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 				return err
 			}
+			if err := unlistLRU(tx, refs[0].id); err != nil {
+				return err
+			}
 			refs = refs[1:]
 		}
-		return kbk.Put(keyIndex, encodeIndex(refs))
+		if err := kbk.Put(keyIndex, encodeIndex(refs)); err != nil {
+			return err
+		}
+		if err := listLRU(tx, kb, id, n); err != nil {
+			return err
+		}
+		return evict(tx, s.maxEntries, id)
 	})
 	if err != nil {
 		s.drop(kb, id)
