@@ -70,12 +70,12 @@ func bodyOf(r *http.Response) string {
 }
 
 // TestReadFromFiles serves files through ReadFrom the way package dav does (http.ServeContent
-// over an *os.File, Content-Type set): small ones are read into the write buffer, middling
-// ones go by sendfile, those of copyMin or more through a copy buffer; ranges of all are exact
-// (the big one's range also takes the copy), and the connection stays usable after each.
+// over an *os.File, Content-Type set): small ones are read into the write buffer, bigger ones
+// go by sendfile (a few MiB included); ranges of all are exact, and the connection stays
+// usable after each.
 func TestReadFromFiles(t *testing.T) {
 	dir := t.TempDir()
-	sizes := map[string]int{"empty": 0, "small": 4096, "edge": wbufSize - 300, "mid": copyMin/2 + 5, "big": 3*copyMin + 17}
+	sizes := map[string]int{"empty": 0, "small": 4096, "edge": wbufSize - 300, "mid": 1<<19 + 5, "big": 3<<20 + 17}
 	want := map[string][]byte{}
 	for name, n := range sizes {
 		b := make([]byte, n)
