@@ -83,6 +83,15 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, p davpath.Pat
 		return err
 	}
 	defer f.Close()
+	// An empty file may be a redirect reference (RFC 4437): its redirect, unless the request
+	// applies to the reference itself.
+	if info.Size == 0 && !applyToRef(r) {
+		if rr, ok, err := h.refAt(ctx, p, info); err != nil {
+			return err
+		} else if ok {
+			return redirectTo(rr)
+		}
+	}
 	if v, ok := h.browser.(FileViewer); ok && r.Method == http.MethodGet && v.ViewsFile(r, info) {
 		v.ViewFile(w, r, p, f, info)
 		return nil
@@ -202,8 +211,34 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if p.IsRoot() {
 		return h.notAllowed(w)
 	}
+	// A redirect reference (RFC 4437) answers a PUT with its redirect; with
+	// Apply-To-Redirect-Ref: T the PUT replaces it and it becomes an ordinary file. Finding out
+	// costs a Stat, and a property read for an empty file only.
+	var cur storage.Info
+	curErr := errNotRead
+	wasRef := false
+	if h.props != nil {
+		cur, curErr = h.fs.Stat(ctx, p)
+		if curErr != nil && !errors.Is(curErr, fs.ErrNotExist) {
+			return curErr
+		}
+		if curErr == nil {
+			rr, ok, err := h.refAt(ctx, p, cur)
+			if err != nil {
+				return err
+			}
+			if ok && !applyToRef(r) {
+				return redirectTo(rr)
+			}
+			wasRef = ok
+		}
+	}
 	if v := r.Header.Get("Content-Range"); v != "" {
-		return h.putRange(w, r, p, v)
+		err := h.putRange(w, r, p, v)
+		if err == nil && wasRef {
+			h.dropRef(ctx, p)
+		}
+		return err
 	}
 	// A declared length over the limit is refused before a byte is read; a chunked body is
 	// cut off by MaxBytesReader when it passes the limit (a 413, and the storage discards the
@@ -228,7 +263,10 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	// refuses a collection itself, maybe only once a small body is in.
 	exists := true
 	if c.hasIf || hasHTTPConds(r) || !h.lockFree() || expectsContinue(r) {
-		info, err := h.fs.Stat(ctx, p)
+		info, err := cur, curErr
+		if errors.Is(err, errNotRead) {
+			info, err = h.fs.Stat(ctx, p)
+		}
 		exists = err == nil
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -266,6 +304,9 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	created, ni, err := h.fs.Put(ctx, p, body, opt)
 	if err != nil {
 		return err
+	}
+	if wasRef {
+		h.dropRef(ctx, p)
 	}
 	h.putDigests(ctx, w, p, &dr, dg, ni)
 	if hasMtime {

@@ -111,6 +111,9 @@ type msResponse struct {
 	Status    string       `xml:"DAV: status"`
 	Propstats []msPropstat `xml:"DAV: propstat"`
 	Error     msInner      `xml:"DAV: error"`
+	Location  struct {
+		Href []string `xml:"DAV: href"`
+	} `xml:"DAV: location"`
 }
 
 type msPropstat struct {
@@ -147,6 +150,10 @@ func checkMultistatus(t *testing.T, b []byte) ms {
 			if strings.HasPrefix(s, "HTTP/1.1 1") {
 				t.Errorf("RFC 4918 §13: 1xx status inside a 207: %s", s)
 			}
+		}
+		// §14.9: a redirected member says where to with a DAV:location holding one href.
+		if strings.HasPrefix(r.Status, "HTTP/1.1 3") && len(r.Location.Href) != 1 {
+			t.Errorf("RFC 4918 §14.9: 3xx response without a DAV:location href\n%s", b)
 		}
 	}
 	return m
@@ -199,8 +206,8 @@ func rawHeader(h http.Header, name string) []string {
 func TestOptions(t *testing.T) {
 	e := newEnv(t)
 	w := e.mustDo(200, "OPTIONS", "/", nil, "")
-	if got := rawHeader(w.Header(), "DAV"); len(got) != 1 || got[0] != "1, 2, 3" {
-		t.Errorf("18.1 DAV header = %q, want 1, 2, 3", got)
+	if got := rawHeader(w.Header(), "DAV"); len(got) != 1 || got[0] != "1, 2, 3, redirectrefs" {
+		t.Errorf("18.1 DAV header = %q, want 1, 2, 3, redirectrefs (RFC 4437 with a property store)", got)
 	}
 	if len(rawHeader(w.Header(), "DAV")[0]) > 63 {
 		t.Error("mini-redirector: DAV header over 63 characters")
@@ -213,8 +220,17 @@ func TestOptions(t *testing.T) {
 	}
 	// Class 1 only without a lock manager: advertise only what works.
 	e1 := newEnv(t, func(c *dav.Config) { c.Locks = nil })
-	if got := rawHeader(e1.mustDo(200, "OPTIONS", "/", nil, "").Header(), "DAV"); len(got) != 1 || got[0] != "1, 3" {
+	if got := rawHeader(e1.mustDo(200, "OPTIONS", "/", nil, "").Header(), "DAV"); len(got) != 1 || got[0] != "1, 3, redirectrefs" {
 		t.Errorf("without locks DAV = %q", got)
+	}
+	// Without a property store there are no redirect references either.
+	e2 := newEnv(t, func(c *dav.Config) { c.Locks = nil; c.Props = nil })
+	w2 := e2.mustDo(200, "OPTIONS", "/", nil, "")
+	if got := rawHeader(w2.Header(), "DAV"); len(got) != 1 || got[0] != "1, 3" {
+		t.Errorf("without locks and properties DAV = %q", got)
+	}
+	if strings.Contains(w2.Header().Get("Allow"), "REDIRECTREF") {
+		t.Errorf("Allow without a property store = %q", w2.Header().Get("Allow"))
 	}
 	e1.mustDo(405, "LOCK", "/x", nil, "")
 }

@@ -21,6 +21,9 @@ type Error struct {
 	Cond   string
 	Hrefs  []string
 	Err    error
+	// Location is the target of a redirect (a 3xx of a redirect reference, RFC 4437 §5),
+	// sent as the Location and Redirect-Ref headers.
+	Location string
 }
 
 // Error returns the status text and the cause, for logs.

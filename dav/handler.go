@@ -274,6 +274,10 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	// §15.5.6); a method the server does not know at all is 501 (§15.6.2).
 	case http.MethodPatch:
 		return h.servePatch(w, r, p)
+	case "MKREDIRECTREF":
+		return h.serveMkRedirectRef(w, r, p)
+	case "UPDATEREDIRECTREF":
+		return h.serveUpdateRedirectRef(w, r, p)
 	case http.MethodPost, http.MethodTrace, http.MethodConnect:
 		return h.notAllowed(w)
 	}
@@ -285,7 +289,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, p davpath.Pat
 // rendering, since the request may still change something before it fails.
 func (h *Handler) writeScopes(r *http.Request, p davpath.Path) []listcache.Scope {
 	switch r.Method {
-	case http.MethodPut, "PROPPATCH", "MKCOL", "LOCK", "UNLOCK", http.MethodPatch:
+	case http.MethodPut, "PROPPATCH", "MKCOL", "LOCK", "UNLOCK", http.MethodPatch, "MKREDIRECTREF", "UPDATEREDIRECTREF":
 		return []listcache.Scope{{Path: p}}
 	case http.MethodDelete:
 		return []listcache.Scope{{Path: p, Recursive: true}}
@@ -305,7 +309,8 @@ func (h *Handler) notAllowed(w http.ResponseWriter) error {
 }
 
 // allowHeader lists the methods; LOCK and UNLOCK only with a lock manager (class 2), REPORT
-// only with a sync store (RFC 6578).
+// only with a sync store (RFC 6578), the redirect reference methods only with a property store
+// (RFC 4437), which keeps the references.
 func (h *Handler) allowHeader() string {
 	s := "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH"
 	if h.locks != nil {
@@ -314,21 +319,28 @@ func (h *Handler) allowHeader() string {
 	if h.sync != nil {
 		s += ", REPORT"
 	}
+	if h.props != nil {
+		s += ", MKREDIRECTREF, UPDATEREDIRECTREF"
+	}
 	return s
 }
 
 // serveOptions answers OPTIONS (RFC 4918 §10.1, §18). The DAV value stays under 63 characters
 // (Web Folders chokes on longer ones, per Apache's mod_dav) and always lists class 1 with 2
-// (LibreOffice and davfs2 reject "2" alone).
+// (LibreOffice and davfs2 reject "2" alone); "redirectrefs" is RFC 4437's.
 func (h *Handler) serveOptions(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
 	hd := w.Header()
 	// The names are written as RFC 4918 and Microsoft spell them (Set would send "Dav" and
 	// "Ms-Author-Via"): header names are case-insensitive, but not every client's parser is.
+	dav := "1, 3"
 	if h.locks != nil {
-		hd["DAV"] = []string{"1, 2, 3"}
-	} else {
-		hd["DAV"] = []string{"1, 3"}
+		dav = "1, 2, 3"
 	}
+	if h.props != nil {
+		// RFC 4437: the server supports redirect references.
+		dav += ", redirectrefs"
+	}
+	hd["DAV"] = []string{dav}
 	hd.Set("Allow", h.allowHeader())
 	hd["MS-Author-Via"] = []string{"DAV"}
 	hd.Set("Accept-Ranges", "bytes")
@@ -365,6 +377,15 @@ func (h *Handler) allow(ctx context.Context, op access.Op, p davpath.Path) error
 // element, never the cause; 5xx causes are logged.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := StatusOf(err)
+	var de *Error
+	if errors.As(err, &de) && de.Location != "" {
+		// RFC 4437: every 3xx of a redirect reference carries Redirect-Ref with the
+		// target; Location is what HTTP clients follow.
+		w.Header().Set("Location", de.Location)
+		w.Header().Set("Redirect-Ref", de.Location)
+		http.Error(w, http.StatusText(code), code)
+		return
+	}
 	// The response says nothing of the cause: a storage error may carry a host path or a
 	// backend's message, which is for the log only.
 	if errors.Is(err, storage.ErrUnavailable) {

@@ -154,7 +154,32 @@ var liveProps = []liveProp{
 		if r.info.IsDir {
 			return append(dst, "<D:collection/>"...), true
 		}
+		if _, ok := refOf(r.info, r.dead); ok {
+			return append(dst, "<D:redirectref/>"...), true
+		}
 		return dst, true
+	}},
+	// RFC 4437: a redirect reference's target and lifetime, seen with Apply-To-Redirect-Ref: T
+	// (without it the reference is listed as its redirect); absent on every other resource, so
+	// allprop shows them where they exist. Protected: UPDATEREDIRECTREF changes them.
+	{"reftarget", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		rr, ok := refOf(r.info, r.dead)
+		if !ok {
+			return dst, false
+		}
+		dst = append(dst, "<D:href>"...)
+		dst = append(dst, rr.target...)
+		return append(dst, "</D:href>"...), true
+	}},
+	{"redirect-lifetime", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
+		rr, ok := refOf(r.info, r.dead)
+		if !ok {
+			return dst, false
+		}
+		if rr.code == http.StatusMovedPermanently {
+			return append(dst, "<D:permanent/>"...), true
+		}
+		return append(dst, "<D:temporary/>"...), true
 	}},
 	// Without a lock manager the server is not class 2 (OPTIONS says "1, 3"), and the lock
 	// properties are absent, not empty.

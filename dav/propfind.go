@@ -36,6 +36,9 @@ type propfind struct {
 	// which bounds a Depth: infinity walk (a 507 member marks the cut).
 	entries int
 	limit   int
+	// applyRef: Apply-To-Redirect-Ref: T (RFC 4437): redirect references are described
+	// with their own properties instead of as 3xx members with a DAV:location.
+	applyRef bool
 }
 
 // servePropfind answers PROPFIND (RFC 4918 §9.1). Everything that can fail the whole request is
@@ -73,9 +76,10 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		return err
 	}
 	pf := &propfind{
-		propCtx: propCtx{h: h, ctx: ctx, now: h.now()},
-		kind:    body.Kind,
-		limit:   h.lim.MaxPropfindEntries,
+		propCtx:  propCtx{h: h, ctx: ctx, now: h.now()},
+		kind:     body.Kind,
+		limit:    h.lim.MaxPropfindEntries,
+		applyRef: applyToRef(r),
 	}
 	// For allprop, the names are those of the include element (§9.1: live properties that
 	// allprop leaves out, returned on request); lockdiscovery is in allprop.
@@ -122,6 +126,10 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		if dead, err = h.props.Get(ctx, p); err != nil {
 			return err
 		}
+	}
+	// A redirect reference as the request-URI answers with its redirect, not a 207 (RFC 4437).
+	if rr, ok := refOf(info, dead); ok && !pf.applyRef {
+		return redirectTo(rr)
 	}
 	// The target comes first, then its members: the order clients expect, though §9.1 does not
 	// require one.
@@ -205,6 +213,16 @@ func (pf *propfind) failure(p davpath.Path, dir bool, err error) {
 func (pf *propfind) entry(r *resource) {
 	pf.entries++
 	h := pf.h
+	// A redirect reference member: its status and DAV:location (RFC 4918 §14.9), no properties.
+	if !pf.applyRef && !r.info.IsDir && r.info.Size == 0 {
+		if rr, ok := refOf(r.info, r.dead); ok {
+			m := pf.m
+			m.Buf = appendRedirectResponse(m.Buf[:0], h.appendHref(nil, r.p, false), rr)
+			m.Write(m.Buf)
+			pf.rec.Add(m.Buf)
+			return
+		}
+	}
 	// A Discover error leaves lockdiscovery empty rather than failing the entry: the
 	// resource itself was found, and the rest of its properties are worth more than a 500.
 	if pf.wantLD && h.locks != nil && !pf.noLocks {
@@ -329,6 +347,13 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, p davpa
 	info, err := h.fs.Stat(ctx, p)
 	if err != nil {
 		return err
+	}
+	if !applyToRef(r) {
+		if rr, ok, err := h.refAt(ctx, p, info); err != nil {
+			return err
+		} else if ok {
+			return redirectTo(rr)
+		}
 	}
 	if err := checkHTTPConds(r, true, info); err != nil {
 		return err
@@ -488,6 +513,9 @@ func (pf *propfind) listVersion(p davpath.Path) (uint64, bool) {
 func (pf *propfind) shape() string {
 	var b strings.Builder
 	b.WriteByte(byte('0' + pf.kind))
+	if pf.applyRef {
+		b.WriteByte('T')
+	}
 	for _, n := range pf.names {
 		b.WriteByte(0)
 		b.WriteString(n.Space)

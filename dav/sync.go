@@ -65,8 +65,9 @@ func syncTag(info storage.Info, dead []props.Property) uint64 {
 		f.Write([]byte(info.ETag))
 	}
 	for _, d := range dead {
-		// davd's own properties (kept digests) follow the content, whose ETag is counted.
-		if d.Name.Space == nsDavd {
+		// davd's own properties (kept digests) follow the content, whose ETag is counted;
+		// a redirect reference's target is counted, as UPDATEREDIRECTREF changes nothing else.
+		if d.Name.Space == nsDavd && d.Name != redirectProp {
 			continue
 		}
 		for _, s := range []string{d.Name.Space, d.Name.Local, d.Lang} {

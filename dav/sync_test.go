@@ -84,6 +84,10 @@ func (e *env) sync(target, token, level, extra string) syncResult {
 				e.t.Errorf("§3.5.2: removed member %s with a propstat", r.Href[0])
 			}
 			res.removed = append(res.removed, r.Href[0])
+		case strings.HasPrefix(r.Status, "HTTP/1.1 30") && len(r.Propstats) == 0:
+			// A changed redirect reference (RFC 4437): its redirect, with a DAV:location
+			// (checkMultistatus checks that one is there).
+			res.changed = append(res.changed, r.Href[0])
 		case r.Status == "" && len(r.Propstats) > 0:
 			res.changed = append(res.changed, r.Href[0])
 			for _, ps := range r.Propstats {

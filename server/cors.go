@@ -24,18 +24,18 @@ type CORS struct {
 }
 
 // corsMethods are what a preflight allows: every method davd answers.
-const corsMethods = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK, POST"
+const corsMethods = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK, POST, REPORT, MKREDIRECTREF, UPDATEREDIRECTREF"
 
 // corsHeaders are the request headers WebDAV clients send; a preflight asking for others is
 // answered without them, and the browser then refuses the request.
 var corsHeaders = []string{
 	"authorization", "content-type", "depth", "destination", "overwrite", "if", "lock-token", "timeout",
 	"if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "range", "x-requested-with",
-	"x-oc-mtime", "oc-checksum", "want-repr-digest", "repr-digest", "content-md5",
+	"x-oc-mtime", "oc-checksum", "want-repr-digest", "repr-digest", "content-md5", "apply-to-redirect-ref",
 }
 
 // corsExposed are the response headers a script may read.
-const corsExposed = "DAV, ETag, Lock-Token, Location, Content-Range, Content-Length, Last-Modified, Allow, Retry-After, WWW-Authenticate"
+const corsExposed = "DAV, ETag, Lock-Token, Location, Content-Range, Content-Length, Last-Modified, Allow, Retry-After, WWW-Authenticate, Redirect-Ref"
 
 func (c CORS) validate() error {
 	for i, o := range c.Origins {

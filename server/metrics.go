@@ -123,6 +123,7 @@ func (m *metrics) gauges(locks lock.Manager, storePath string) {
 var knownMethods = map[string]bool{
 	"GET": true, "HEAD": true, "PUT": true, "DELETE": true, "OPTIONS": true, "PROPFIND": true, "PROPPATCH": true,
 	"MKCOL": true, "COPY": true, "MOVE": true, "LOCK": true, "UNLOCK": true, "POST": true, "PATCH": true, "REPORT": true,
+	"MKREDIRECTREF": true, "UPDATEREDIRECTREF": true,
 }
 
 func methodLabel(m string) string {
