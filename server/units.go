@@ -90,44 +90,36 @@ func withSizes(b []byte) ([]byte, error) {
 		return b, nil // the strict decode reports it, with its line
 	}
 	changed := false
-	// quota_bytes, at the top and in each [[users]] entry.
-	size := func(where string, tbl map[string]any) error {
-		v, ok := tbl["quota_bytes"].(string)
+	// size rewrites tbl[key] when it is a string; where names it in an error.
+	size := func(where string, tbl map[string]any, key string) error {
+		v, ok := tbl[key].(string)
 		if !ok {
 			return nil
 		}
 		n, err := ParseSize(v)
 		if err != nil {
-			return fmt.Errorf("%squota_bytes: %w", where, err)
+			return fmt.Errorf("%s: %w", where, err)
 		}
-		tbl["quota_bytes"], changed = n, true
+		tbl[key], changed = n, true
 		return nil
 	}
-	if err := size("", doc); err != nil {
+	// quota_bytes, at the top and in each [[users]] entry.
+	if err := size("quota_bytes", doc, "quota_bytes"); err != nil {
 		return nil, err
 	}
 	if users, ok := doc["users"].([]map[string]any); ok {
 		for i, u := range users {
-			if err := size(fmt.Sprintf("users[%d].", i), u); err != nil {
+			if err := size(fmt.Sprintf("users[%d].quota_bytes", i), u, "quota_bytes"); err != nil {
 				return nil, err
 			}
 		}
 	}
 	for _, k := range sizeKeys {
-		tbl, ok := doc[k[0]].(map[string]any)
-		if !ok {
-			continue
+		if tbl, ok := doc[k[0]].(map[string]any); ok {
+			if err := size(strings.Join(k, "."), tbl, k[1]); err != nil {
+				return nil, err
+			}
 		}
-		s, ok := tbl[k[1]].(string)
-		if !ok {
-			continue
-		}
-		n, err := ParseSize(s)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", strings.Join(k, "."), err)
-		}
-		tbl[k[1]] = n
-		changed = true
 	}
 	if !changed {
 		return b, nil

@@ -106,13 +106,6 @@ func (l *Ledger) SetLimits(limits map[davpath.Path]int64) {
 	}
 }
 
-// Limited reports whether any account is set.
-func (l *Ledger) Limited() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.accts) > 0
-}
-
 // Run walks every account again each interval, and soon after Dirty, until ctx ends: the
 // figures then include changes made outside davd.
 func (l *Ledger) Run(ctx context.Context, every time.Duration) {
@@ -298,9 +291,6 @@ var (
 	_ storage.MtimeSetter   = (*FS)(nil)
 	_ storage.ListVersioner = (*FS)(nil)
 )
-
-// Inner returns the wrapped backend.
-func (f *FS) Inner() storage.Backend { return f.inner }
 
 // accounts are the accounts a write at p (in inner's view) is charged to.
 func (f *FS) accounts(ctx context.Context, p davpath.Path) ([]*account, error) {

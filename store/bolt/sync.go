@@ -85,18 +85,12 @@ func getTotal(meta *bbolt.Bucket) uint64 {
 // listLRU lists snapshot id of kb, n entries, as the most recent; a snapshot listed before
 // moves (a reuse).
 func listLRU(tx *bbolt.Tx, kb []byte, id string, n uint64) error {
+	if err := unlistLRU(tx, id); err != nil {
+		return err
+	}
 	lru, ids, meta, err := syncMeta(tx)
 	if err != nil {
 		return err
-	}
-	total := getTotal(meta)
-	if old := ids.Get([]byte(id)); old != nil {
-		if v := lru.Get(old); len(v) >= 12 {
-			total -= min(total, binary.BigEndian.Uint64(v))
-		}
-		if err := lru.Delete(old); err != nil {
-			return err
-		}
 	}
 	seq, err := lru.NextSequence()
 	if err != nil {
@@ -112,7 +106,7 @@ func listLRU(tx *bbolt.Tx, kb []byte, id string, n uint64) error {
 	if err := ids.Put([]byte(id), k); err != nil {
 		return err
 	}
-	return meta.Put(keyTotal, binary.BigEndian.AppendUint64(nil, total+n))
+	return meta.Put(keyTotal, binary.BigEndian.AppendUint64(nil, getTotal(meta)+n))
 }
 
 // unlistLRU takes snapshot id out of the bound's accounts (it was forgotten).
