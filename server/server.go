@@ -320,7 +320,11 @@ func (w *wiring) cluster() error {
 	w.root = fsys
 	w.sub = func(base davpath.Path) storage.Backend { return fsys.Sub(base) }
 	w.props = etcdprops.New(conn.Etcd, conn.Prefix, props.Limits{})
-	w.sync = clustersync.New(conn, 0)
+	syncs := clustersync.New(conn, 0, 0)
+	go syncs.Run(ctx, time.Hour, time.Hour, func(err error) {
+		w.log.Warn("cluster: sweeping sync snapshots", "err", err)
+	})
+	w.sync = syncs
 	w.locks = etcdlock.New(conn.Etcd, conn.Prefix, w.c.Limits.LockLimits)
 	w.shares = etcdshare.New(conn.Etcd, conn.Prefix)
 	w.in.ready = func() error {

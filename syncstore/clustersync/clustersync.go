@@ -8,12 +8,20 @@
 // at most perKey of them, newest first. Save writes the object first and then swaps the index
 // in one compare-and-swap transaction (retried on a concurrent change), so an id in the index
 // always names a complete object; objects the index forgets are removed at once, and an
-// object whose index update failed is removed too (best effort: an object left behind by a
-// dying node is garbage nobody reads).
+// object whose index update failed is removed too.
+//
+// Sweep, which every node runs (Run), bounds the whole store and collects what a dying node
+// left: past maxEntries entries over all indexes, the snapshots saved or reused longest ago,
+// of any collection, are forgotten first (their index swapped by compare-and-swap, then the
+// object removed), as the embedded store does; and a y/ object older than the grace period
+// that no index names (a node died between writing it and swapping the index) is removed. A
+// Save takes far less than the grace period, so an object whose index swap is still to come
+// is never taken.
 package clustersync
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -23,6 +31,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -33,19 +44,25 @@ import (
 
 // Store is the cluster sync store. It is safe for concurrent use, by any number of nodes.
 type Store struct {
-	c      *cluster.Conn
-	perKey int
+	c          *cluster.Conn
+	perKey     int
+	maxEntries int
+	now        func() time.Time
 }
 
 var _ syncstore.Store = (*Store)(nil)
 
 // New returns the store over c, keeping perKey snapshots per Key (syncstore.DefaultPerKey if
-// not positive).
-func New(c *cluster.Conn, perKey int) *Store {
+// not positive) and, once Sweep has run, about maxEntries entries in all
+// (syncstore.DefaultMaxEntries if not positive).
+func New(c *cluster.Conn, perKey, maxEntries int) *Store {
 	if perKey <= 0 {
 		perKey = syncstore.DefaultPerKey
 	}
-	return &Store{c: c, perKey: perKey}
+	if maxEntries <= 0 {
+		maxEntries = syncstore.DefaultMaxEntries
+	}
+	return &Store{c: c, perKey: perKey, maxEntries: maxEntries, now: time.Now}
 }
 
 // ref is one snapshot in a Key's index.
@@ -53,7 +70,14 @@ type ref struct {
 	ID     string `json:"id"`
 	Digest uint64 `json:"d"`
 	N      int    `json:"n"`
+	// T is when the snapshot was saved or last reused (Unix seconds; refreshed at most once
+	// per reuseStamp), the age by which the total bound forgets.
+	T int64 `json:"t,omitempty"`
 }
+
+// reuseStamp is how stale a reused snapshot's T may get before a reuse writes it again: the
+// bound's order needs no finer grain, and a sync loop does not write etcd on every REPORT.
+const reuseStamp = time.Hour
 
 // indexKey is the etcd key of k's index: a hash, so that any root and principal make one key.
 func (s *Store) indexKey(k syncstore.Key) string {
@@ -137,27 +161,27 @@ func (s *Store) Save(ctx context.Context, key syncstore.Key, entries iter.Seq[sy
 			s.remove(ctx, id)
 			return "", err
 		}
+		now := s.now().Unix()
 		if len(refs) > 0 && refs[0].Digest == d.Sum() && refs[0].N == n {
 			s.remove(ctx, id) // an unchanged collection keeps its token
+			if now-refs[0].T >= int64(reuseStamp/time.Second) {
+				// Best effort: a lost race only leaves the older stamp.
+				refs[0].T = now
+				s.swap(ctx, ik, rev, refs)
+			}
 			return refs[0].ID, nil
 		}
-		next := append([]ref{{ID: id, Digest: d.Sum(), N: n}}, refs...)
+		next := append([]ref{{ID: id, Digest: d.Sum(), N: n, T: now}}, refs...)
 		var forgotten []ref
 		if len(next) > s.perKey {
 			next, forgotten = next[:s.perKey], next[s.perKey:]
 		}
-		val, _ := json.Marshal(next)
-		cctx, cancel := context.WithTimeout(ctx, s.c.Timeout)
-		resp, err := s.c.Etcd.Txn(cctx).
-			If(clientv3.Compare(clientv3.ModRevision(ik), "=", rev)).
-			Then(clientv3.OpPut(ik, string(val))).
-			Commit()
-		cancel()
+		ok, err := s.swap(ctx, ik, rev, next)
 		if err != nil {
 			s.remove(ctx, id)
 			return "", err
 		}
-		if resp.Succeeded {
+		if ok {
 			for _, f := range forgotten {
 				s.remove(ctx, f.ID)
 			}
@@ -166,6 +190,143 @@ func (s *Store) Save(ctx context.Context, key syncstore.Key, entries iter.Seq[sy
 		if attempt >= 20 {
 			s.remove(ctx, id)
 			return "", errors.New("clustersync: index changed under every attempt")
+		}
+	}
+}
+
+// swap replaces the index at key with refs if it is still at revision rev.
+func (s *Store) swap(ctx context.Context, key string, rev int64, refs []ref) (bool, error) {
+	val, _ := json.Marshal(refs)
+	cctx, cancel := context.WithTimeout(ctx, s.c.Timeout)
+	defer cancel()
+	op := clientv3.OpPut(key, string(val))
+	if len(refs) == 0 {
+		op = clientv3.OpDelete(key)
+	}
+	resp, err := s.c.Etcd.Txn(cctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(op).Commit()
+	if err != nil {
+		return false, err
+	}
+	return resp.Succeeded, nil
+}
+
+// index is one Key's index as Sweep read it.
+type index struct {
+	key  string
+	rev  int64
+	refs []ref
+}
+
+// indexes reads every index, a page at a time.
+func (s *Store) indexes(ctx context.Context) ([]index, error) {
+	prefix := s.c.Prefix + "y/"
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	var out []index
+	from := prefix
+	for {
+		cctx, cancel := context.WithTimeout(ctx, s.c.Timeout)
+		resp, err := s.c.Etcd.Get(cctx, from, clientv3.WithRange(end), clientv3.WithLimit(500))
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range resp.Kvs {
+			var refs []ref
+			if err := json.Unmarshal(kv.Value, &refs); err != nil {
+				continue // not an index this version wrote; left alone
+			}
+			out = append(out, index{key: string(kv.Key), rev: kv.ModRevision, refs: refs})
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// Sweep forgets the snapshots saved or reused longest ago while the store holds more than
+// maxEntries entries, and removes the snapshot objects older than grace that no index names.
+// It reports how many snapshots it forgot and how many objects it removed.
+func (s *Store) Sweep(ctx context.Context, grace time.Duration) (forgot, removed int, err error) {
+	idx, err := s.indexes(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	named := map[string]bool{}
+	total := 0
+	type old struct {
+		i int // in idx
+		r ref
+	}
+	var all []old
+	for i, x := range idx {
+		for _, r := range x.refs {
+			named[r.ID] = true
+			total += r.N
+			all = append(all, old{i, r})
+		}
+	}
+	if total > s.maxEntries {
+		// Oldest first; a Key's newer snapshots stay longer than its older ones.
+		slices.SortStableFunc(all, func(a, b old) int { return cmp.Compare(a.r.T, b.r.T) })
+		drop := map[int]map[string]bool{}
+		for _, o := range all {
+			if total <= s.maxEntries {
+				break
+			}
+			if drop[o.i] == nil {
+				drop[o.i] = map[string]bool{}
+			}
+			drop[o.i][o.r.ID] = true
+			total -= o.r.N
+		}
+		for i, ids := range drop {
+			x := idx[i]
+			keep := slices.DeleteFunc(slices.Clone(x.refs), func(r ref) bool { return ids[r.ID] })
+			ok, err := s.swap(ctx, x.key, x.rev, keep)
+			if err != nil {
+				return forgot, removed, err
+			}
+			if !ok {
+				continue // changed meanwhile: the next sweep sees it anew
+			}
+			for id := range ids {
+				s.remove(ctx, id)
+				delete(named, id)
+				forgot++
+			}
+		}
+	}
+	cutoff := s.now().Add(-grace)
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for obj := range s.c.S3.ListObjects(lctx, s.c.Bucket, minio.ListObjectsOptions{Prefix: "y/", Recursive: true}) {
+		if obj.Err != nil {
+			return forgot, removed, obj.Err
+		}
+		id := strings.TrimPrefix(obj.Key, "y/")
+		if named[id] || !obj.LastModified.Before(cutoff) {
+			continue
+		}
+		s.remove(ctx, id)
+		removed++
+	}
+	return forgot, removed, nil
+}
+
+// Run sweeps every interval, the objects of a grace period old, until ctx ends; logf gets the
+// errors.
+func (s *Store) Run(ctx context.Context, interval, grace time.Duration, logf func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, _, err := s.Sweep(ctx, grace); err != nil && ctx.Err() == nil {
+				logf(err)
+			}
 		}
 	}
 }

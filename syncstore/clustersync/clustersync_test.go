@@ -33,10 +33,10 @@ func connect(t *testing.T, e *clustertest.Etcd, s *clustertest.S3, bucket string
 func TestStore(t *testing.T) {
 	e := clustertest.StartEtcd(t, 1)
 	s3 := clustertest.StartS3(t)
-	synctest.Conformance(t, clustersync.New(connect(t, e, s3, "conformance"), 3), 3)
+	synctest.Conformance(t, clustersync.New(connect(t, e, s3, "conformance"), 3, 0), 3)
 
-	a := clustersync.New(connect(t, e, s3, "nodes"), 0)
-	b := clustersync.New(connect(t, e, s3, "nodes"), 0)
+	a := clustersync.New(connect(t, e, s3, "nodes"), 0, 0)
+	b := clustersync.New(connect(t, e, s3, "nodes"), 0, 0)
 	ctx := context.Background()
 	k := syncstore.Key{Root: "/big", Principal: "alice", Infinite: true}
 	var want []syncstore.Entry
