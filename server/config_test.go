@@ -323,14 +323,12 @@ func TestScopeLiteralNames(t *testing.T) {
 	}
 }
 
-// nextcloud_layout names users in its URLs and keeps chunks on this node's disk: without users,
-// or in cluster mode, davd refuses to start and says why.
+// nextcloud_layout names users in its URLs: without users davd refuses to start and says why.
+// In cluster mode it is allowed (the chunks wait in the cluster's upload tree).
 func TestNextcloudLayoutNeeds(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ doc, want string }{
 		{base(dir) + "nextcloud_layout = true\n", "add [[users]]"},
-		{base(dir) + "nextcloud_layout = true\n[cluster]\netcd = [\"http://127.0.0.1:2379\"]\ns3_endpoint = \"http://127.0.0.1:9000\"\ns3_bucket = \"b\"\n" +
-			"[[users]]\nname = \"dave\"\npassword = \"" + testHash + "\"\n", "cluster mode"},
 	} {
 		c := Defaults()
 		if err := Parse([]byte(tc.doc), &c); err != nil {
@@ -346,5 +344,13 @@ func TestNextcloudLayoutNeeds(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("with users: %v", err)
+	}
+	c = Defaults()
+	if err := Parse([]byte(base(dir)+"nextcloud_layout = true\n[cluster]\netcd = [\"http://127.0.0.1:2379\"]\ns3_endpoint = \"http://127.0.0.1:9000\"\ns3_bucket = \"b\"\n"+
+		"[[users]]\nname = \"dave\"\npassword = \""+testHash+"\"\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("with users in cluster mode: %v", err)
 	}
 }

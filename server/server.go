@@ -190,6 +190,9 @@ type wiring struct {
 	// sweeping is set once their sweeper runs.
 	uploads  map[string]storage.Backend
 	sweeping bool
+	// uploadTree is, in cluster mode, the cluster's namespace of the upload areas (a
+	// clusterfs.Tree apart from the served tree): any node takes any chunk.
+	uploadTree *clusterfs.FS
 	// quota is the RFC 4331 accounting, made at the first build and kept across reloads;
 	// limits are the trees the configuration being built bounds.
 	quota  *quotafs.Ledger
@@ -319,6 +322,11 @@ func (w *wiring) cluster() error {
 	})
 	w.root = fsys
 	w.sub = func(base davpath.Path) storage.Backend { return fsys.Sub(base) }
+	if w.c.NextcloudLayout {
+		if w.uploadTree, err = fsys.Tree(context.Background(), "uploads"); err != nil {
+			return err
+		}
+	}
 	w.props = etcdprops.New(conn.Etcd, conn.Prefix, props.Limits{})
 	syncs := clustersync.New(conn, 0, 0)
 	go syncs.Run(ctx, time.Hour, time.Hour, func(err error) {
@@ -675,7 +683,11 @@ func (w *wiring) nextcloud(pr map[string]principal, pol *access.Rules) (*nextclo
 		w.sweeping = true
 		ctx, stop := context.WithCancel(context.Background())
 		w.in.closers = append(w.in.closers, func() error { stop(); return nil })
-		go sweepUploads(ctx, w.log, base, w.quota.Dirty)
+		sweep := func(now time.Time) (int, error) { return nextcloud.Sweep(base, uploadExpiry, now) }
+		if w.uploadTree != nil {
+			sweep = func(now time.Time) (int, error) { return nextcloud.SweepBackend(ctx, w.uploadTree, uploadExpiry, now) }
+		}
+		go sweepUploads(ctx, w.log, sweep, w.quota.Dirty)
 	}
 	return nextcloud.New(nextcloud.Config{
 		Prefix: w.c.Prefix,
@@ -696,9 +708,22 @@ func (w *wiring) nextcloud(pr map[string]principal, pol *access.Rules) (*nextclo
 }
 
 // uploadArea is user's upload area under base (a directory named by the user name's hex, so
-// that any name makes one safe directory), opened once and kept across reloads.
+// that any name makes one safe directory; in cluster mode a collection of that name in the
+// upload tree), opened once and kept across reloads.
 func (w *wiring) uploadArea(base, user string) (storage.Backend, error) {
 	if a, ok := w.uploads[user]; ok {
+		return a, nil
+	}
+	if w.uploadTree != nil {
+		dir := davpath.Root.Join(hex.EncodeToString([]byte(user)))
+		if err := w.uploadTree.Mkcol(context.Background(), dir); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("nextcloud uploads: %w", err)
+		}
+		a := w.uploadTree.Sub(dir)
+		if w.uploads == nil {
+			w.uploads = map[string]storage.Backend{}
+		}
+		w.uploads[user] = a
 		return a, nil
 	}
 	dir := filepath.Join(base, hex.EncodeToString([]byte(user)))
@@ -721,13 +746,13 @@ func (w *wiring) uploadArea(base, user string) (storage.Backend, error) {
 // (Nextcloud's own figure).
 const uploadExpiry = 24 * time.Hour
 
-// sweepUploads removes expired uploads under base at once and then every hour, until ctx ends.
+// sweepUploads removes expired uploads (sweep) at once and then every hour, until ctx ends.
 // removed is called after uploads were removed (on disk, unseen by the quota accounting).
-func sweepUploads(ctx context.Context, log *slog.Logger, base string, removed func()) {
+func sweepUploads(ctx context.Context, log *slog.Logger, sweep func(time.Time) (int, error), removed func()) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := nextcloud.Sweep(base, uploadExpiry, time.Now()); err != nil {
+		if n, err := sweep(time.Now()); err != nil {
 			log.Warn("nextcloud: sweeping expired uploads", "err", err)
 		} else if n > 0 {
 			log.Info("nextcloud: expired uploads removed", "count", n)

@@ -398,3 +398,83 @@ func newest(p string) time.Time {
 	}
 	return t
 }
+
+// SweepBackend is Sweep over a storage backend whose root holds the users' upload areas
+// (ROOT/USER/ID/): cluster mode keeps the uploads in a namespace of their own there
+// (clusterfs.Tree), where any node may take any chunk, and every node may sweep. An upload
+// whose newest member is older than maxAge is removed; one removed by another node meanwhile
+// is not an error.
+func SweepBackend(ctx context.Context, fsys storage.Backend, maxAge time.Duration, now time.Time) (removed int, err error) {
+	var users []davpath.Path
+	for u, err := range fsys.List(ctx, davpath.Root) {
+		if err != nil {
+			return 0, err
+		}
+		if u.IsDir {
+			users = append(users, davpath.Root.Join(u.Name))
+		}
+	}
+	for _, u := range users {
+		var expired []davpath.Path
+		for up, err := range fsys.List(ctx, u) {
+			if err != nil {
+				return removed, err
+			}
+			p := u.Join(up.Name)
+			if t, err := newestIn(ctx, fsys, p, up); err != nil {
+				return removed, err
+			} else if now.Sub(t) > maxAge {
+				expired = append(expired, p)
+			}
+		}
+		for _, p := range expired {
+			if err := removeTree(ctx, fsys, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return removed, err
+			}
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+// newestIn is the latest modification time of p (described by info) and its direct members.
+func newestIn(ctx context.Context, fsys storage.Backend, p davpath.Path, info storage.Info) (time.Time, error) {
+	t := info.ModTime
+	if !info.IsDir {
+		return t, nil
+	}
+	for m, err := range fsys.List(ctx, p) {
+		if err != nil {
+			return t, err
+		}
+		if m.ModTime.After(t) {
+			t = m.ModTime
+		}
+	}
+	return t, nil
+}
+
+// removeTree removes p and everything below it.
+func removeTree(ctx context.Context, fsys storage.Backend, p davpath.Path) error {
+	if tr, ok := fsys.(storage.TreeRemover); ok {
+		return tr.RemoveAll(ctx, p)
+	}
+	var members []storage.Info
+	for m, err := range fsys.List(ctx, p) {
+		if err != nil {
+			return err
+		}
+		members = append(members, m)
+	}
+	for _, m := range members {
+		q := p.Join(m.Name)
+		if m.IsDir {
+			if err := removeTree(ctx, fsys, q); err != nil {
+				return err
+			}
+		} else if err := fsys.Remove(ctx, q); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return fsys.Remove(ctx, p)
+}

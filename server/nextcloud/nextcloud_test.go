@@ -79,3 +79,48 @@ func TestSweep(t *testing.T) {
 		t.Errorf("Sweep of a missing dir: %d, %v", n, err)
 	}
 }
+
+// SweepBackend is Sweep over a storage backend (cluster mode's upload tree): an upload whose
+// newest chunk is older than maxAge goes, with everything in it; one still being written to
+// stays however old its collection; so does another user's fresh upload.
+func TestSweepBackend(t *testing.T) {
+	ctx := context.Background()
+	fs := memfs.New()
+	now := time.Now()
+	long := now.Add(-48 * time.Hour)
+	mk := func(p string) davpath.Path {
+		t.Helper()
+		q := davpath.Root
+		for _, s := range strings.Split(strings.Trim(p, "/"), "/") {
+			q = q.Join(s)
+		}
+		return q
+	}
+	for _, d := range []string{"/616c696365", "/616c696365/stale", "/616c696365/live", "/626f62", "/626f62/fresh"} {
+		if err := fs.Mkcol(ctx, mk(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"/616c696365/stale/1", "/616c696365/stale/2", "/616c696365/live/1", "/626f62/fresh/1"} {
+		if _, _, err := fs.Put(ctx, mk(f), strings.NewReader("x"), storage.PutOptions{Size: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{"/616c696365/stale/1", "/616c696365/stale/2", "/616c696365/stale", "/616c696365/live"} {
+		if err := fs.SetModTime(ctx, mk(p), long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := SweepBackend(ctx, fs, 24*time.Hour, now)
+	if err != nil || n != 1 {
+		t.Fatalf("SweepBackend: %d, %v; want 1 removed", n, err)
+	}
+	if _, err := fs.Stat(ctx, mk("/616c696365/stale")); err == nil {
+		t.Error("the stale upload is still there")
+	}
+	for _, p := range []string{"/616c696365/live/1", "/626f62/fresh/1"} {
+		if _, err := fs.Stat(ctx, mk(p)); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+}

@@ -104,7 +104,8 @@ type FS struct {
 	j     string // <prefix>j/
 	o     string // <prefix>o/: the objects entries refer to
 	x     string // <prefix>x/: the objects the sweep is deleting
-	root  string // <prefix>root
+	root  string // <prefix>root, or <prefix>root.NAME for a Tree
+	rid   string // the root entry's id: rootID, or rootID.NAME for a Tree
 	grace time.Duration
 	now   func() time.Time
 	base  davpath.Path // the root of this view of the tree (Sub)
@@ -187,16 +188,38 @@ func New(ctx context.Context, c *cluster.Conn, o Options) (*FS, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	f := &FS{base: davpath.Root, dirs: &dirCache{m: map[davpath.Path]ref{}}, c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", o: c.Prefix + "o/", x: c.Prefix + "x/", root: c.Prefix + "root", grace: o.Grace, now: o.Now}
+	f := &FS{base: davpath.Root, dirs: &dirCache{m: map[davpath.Path]ref{}}, c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", o: c.Prefix + "o/", x: c.Prefix + "x/", root: c.Prefix + "root", rid: rootID, grace: o.Grace, now: o.Now}
+	return f, f.makeRoot(ctx)
+}
+
+// makeRoot creates f's root entry unless it exists.
+func (f *FS) makeRoot(ctx context.Context) error {
 	t := now()
-	e := entry{ID: rootID, Dir: true, ETag: newETag(), MTime: t, Created: t}
+	e := entry{ID: f.rid, Dir: true, ETag: newETag(), MTime: t, Created: t}
 	cctx, cancel := f.call(ctx)
 	defer cancel()
-	_, err := c.Etcd.Txn(cctx).If(clientv3.Compare(clientv3.CreateRevision(f.root), "=", 0)).Then(clientv3.OpPut(f.root, e.encode())).Commit()
+	_, err := f.c.Etcd.Txn(cctx).If(clientv3.Compare(clientv3.CreateRevision(f.root), "=", 0)).Then(clientv3.OpPut(f.root, e.encode())).Commit()
 	if err != nil {
-		return nil, fmt.Errorf("clusterfs: creating the root: %w", f.unavailable(ctx, err))
+		return fmt.Errorf("clusterfs: creating the root: %w", f.unavailable(ctx, err))
 	}
-	return f, nil
+	return nil
+}
+
+// Tree returns a second namespace of the cluster, named name, apart from the served tree: its
+// own root (<prefix>root.NAME, whose id no entry of another tree can have, since theirs are
+// random), entries, cache and listing version, sharing the objects, the collector and the
+// journal with f, so every guarantee of the FS holds in it and nothing in it is ever seen
+// through f. davd keeps the Nextcloud chunked uploads there: any node can take any chunk.
+func (f *FS) Tree(ctx context.Context, name string) (*FS, error) {
+	if name == "" || strings.ContainsAny(name, "/\x00") {
+		return nil, fmt.Errorf("clusterfs: bad tree name %q", name)
+	}
+	g := *f
+	g.base = davpath.Root
+	g.dirs = &dirCache{m: map[davpath.Path]ref{}}
+	g.root = f.c.Prefix + "root." + name
+	g.rid = rootID + "." + name
+	return &g, g.makeRoot(ctx)
 }
 
 // entry is the value of a resource's key.
@@ -317,7 +340,7 @@ func (f *FS) resolve(ctx context.Context, p davpath.Path, rev int64) (*resolved,
 		rev = resp.Header.Revision
 	}
 	r := &resolved{rev: rev}
-	r.chain = append(r.chain, rootRef(resp.Kvs))
+	r.chain = append(r.chain, f.rootRef(resp.Kvs))
 	segs := f.abs(p).Segments()
 	for i, seg := range segs {
 		cur := r.chain[len(r.chain)-1]
@@ -355,11 +378,11 @@ func pathOf(segs []string) davpath.Path {
 
 // rootRef is the root's ref from the read of its key (its times; an absent or unreadable key
 // still gives the root).
-func rootRef(kvs []*mvccpb.KeyValue) ref {
-	root := ref{e: entry{ID: rootID, Dir: true}}
+func (f *FS) rootRef(kvs []*mvccpb.KeyValue) ref {
+	root := ref{e: entry{ID: f.rid, Dir: true}}
 	if len(kvs) == 1 {
 		json.Unmarshal(kvs[0].Value, &root.e)
-		root.e.ID, root.e.Dir = rootID, true
+		root.e.ID, root.e.Dir = f.rid, true
 	}
 	return root
 }
@@ -388,7 +411,7 @@ func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool
 	if !ok {
 		return nil, false, nil
 	}
-	parent := rootID
+	parent := f.rid
 	if len(anc) > 0 {
 		parent = anc[len(anc)-1].e.ID
 	}
@@ -412,7 +435,7 @@ func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool
 		return nil, false, nil
 	}
 	r := &resolved{rev: resp.Header.Revision}
-	root := rootRef(resp.Responses[0].GetResponseRange().GetKvs())
+	root := f.rootRef(resp.Responses[0].GetResponseRange().GetKvs())
 	t, err := readRef(key, resp.Responses[1].GetResponseRange().GetKvs())
 	if err != nil {
 		return nil, false, err

@@ -353,3 +353,90 @@ func TestBackendSub(t *testing.T) {
 		return f.Sub(pth("/alice"))
 	})
 }
+
+// A Tree passes the backend suite on its own, and is apart from the served tree: the same
+// names hold different content in each, neither lists the other's members, two nodes see the
+// same Tree, and the collector (run on the served tree's FS) keeps a Tree's objects.
+func TestTree(t *testing.T) {
+	e, s := services(t)
+	davtest.TestBackend(t, func(t *testing.T) storage.Backend {
+		n := prefixes.Add(1)
+		c := connect(t, e, s, fmt.Sprintf("/tree%d/", n), fmt.Sprintf("tree-%d", n))
+		f, err := clusterfs.New(context.Background(), c, clusterfs.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The served tree has members of its own, which the Tree must never show.
+		put(t, f, "/a", "served")
+		if err := f.Mkcol(context.Background(), pth("/d")); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := f.Tree(context.Background(), "uploads")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	})
+	t.Run("apart", func(t *testing.T) {
+		ctx := context.Background()
+		var now atomic.Int64
+		now.Store(time.Now().Unix())
+		clock := func() time.Time { return time.Unix(now.Load(), 0) }
+		c := connect(t, e, s, "/apart/", "apart")
+		f := newFS(t, c, clock)
+		tr, err := f.Tree(ctx, "uploads")
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(t, f, "/x", "served x")
+		put(t, tr, "/x", "upload x")
+		if got := read(t, f, "/x"); got != "served x" {
+			t.Errorf("served /x = %q", got)
+		}
+		if got := read(t, tr, "/x"); got != "upload x" {
+			t.Errorf("tree /x = %q", got)
+		}
+		if err := tr.Mkcol(ctx, pth("/only-in-tree")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Stat(ctx, pth("/only-in-tree")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the served tree sees the Tree's member: %v", err)
+		}
+		var names []string
+		for info, err := range f.List(ctx, davpath.Root) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, info.Name)
+		}
+		if len(names) != 1 || names[0] != "x" {
+			t.Errorf("served root lists %v", names)
+		}
+		// Another node opens the same Tree.
+		g := newFS(t, connect(t, e, s, "/apart/", "apart"), clock)
+		tr2, err := g.Tree(ctx, "uploads")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, tr2, "/x"); got != "upload x" {
+			t.Errorf("node b's tree /x = %q", got)
+		}
+		// The collector, past its grace, keeps the objects both trees refer to.
+		now.Add(3600)
+		if _, err := f.Collect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, tr2, "/x"); got != "upload x" {
+			t.Errorf("tree /x after the collector = %q", got)
+		}
+		if got := read(t, g, "/x"); got != "served x" {
+			t.Errorf("served /x after the collector = %q", got)
+		}
+		if _, err := f.Tree(ctx, "a/b"); err == nil {
+			t.Error("a tree name with a slash was taken")
+		}
+	})
+}
