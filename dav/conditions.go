@@ -25,6 +25,20 @@ func (g guard) done() {
 	}
 }
 
+// guardExisting checks a change of the existing resource p (described by info) that leaves
+// its namespace alone (PROPPATCH, UPDATEREDIRECTREF): the HTTP conditionals, the If header,
+// and the locks on p, which the guard holds until done.
+func (h *Handler) guardExisting(ctx context.Context, r *http.Request, p davpath.Path, info storage.Info) (context.Context, guard, error) {
+	if err := checkHTTPConds(r, true, info); err != nil {
+		return ctx, guard{}, err
+	}
+	c, err := h.checkIf(ctx, r, p)
+	if err != nil {
+		return ctx, guard{}, err
+	}
+	return h.confirm(ctx, c, lock.Target{Path: p})
+}
+
 // conds is a parsed RFC 4918 §10.4 If header plus the HTTP/1.1 conditional headers.
 type conds struct {
 	ifh    ifheader.Header

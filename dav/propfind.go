@@ -10,7 +10,6 @@ import (
 	"github.com/davd/davd/dav/internal/listcache"
 	"github.com/davd/davd/dav/internal/multistatus"
 	"github.com/davd/davd/davpath"
-	"github.com/davd/davd/lock"
 	"github.com/davd/davd/props"
 	"github.com/davd/davd/storage"
 )
@@ -355,14 +354,7 @@ func (h *Handler) serveProppatch(w http.ResponseWriter, r *http.Request, p davpa
 			return redirectTo(rr)
 		}
 	}
-	if err := checkHTTPConds(r, true, info); err != nil {
-		return err
-	}
-	c, err := h.checkIf(ctx, r, p)
-	if err != nil {
-		return err
-	}
-	ctx, g, err := h.confirm(ctx, c, lock.Target{Path: p})
+	ctx, g, err := h.guardExisting(ctx, r, p, info)
 	if err != nil {
 		return err
 	}

@@ -260,14 +260,7 @@ func (h *Handler) serveUpdateRedirectRef(w http.ResponseWriter, r *http.Request,
 			rr.code = http.StatusMovedPermanently
 		}
 	}
-	if err := checkHTTPConds(r, true, info); err != nil {
-		return err
-	}
-	c, err := h.checkIf(ctx, r, p)
-	if err != nil {
-		return err
-	}
-	ctx, g, err := h.confirm(ctx, c, lock.Target{Path: p})
+	ctx, g, err := h.guardExisting(ctx, r, p, info)
 	if err != nil {
 		return err
 	}

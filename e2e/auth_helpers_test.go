@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/davd/davd/internal/clustertest"
 )
 
 // davd is one davd process started from a configuration file. Unlike startServer it accepts any
@@ -257,4 +259,23 @@ func treeHash(t *testing.T, dirs ...string) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// clusterNodes starts one etcd member and one S3 server, puts the S3 credentials in the
+// environment, and returns a function that starts a davd node in cluster mode over them (bucket
+// and etcd_prefix naming the test's cluster); top holds top-level keys of the configuration
+// file and tables the tables after [cluster] ([[users]]): a test starts as many nodes as it
+// needs.
+func clusterNodes(t *testing.T, bucket, top, tables string) func() *davd {
+	t.Helper()
+	etcd := clustertest.StartEtcd(t, 1)
+	s3 := clustertest.StartS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+	t.Setenv("AWS_REGION", s3.Region)
+	return func() *davd {
+		return startDavd(t, davdOpts{Flags: []string{
+			"-etcd", strings.Join(etcd.Endpoints(), ","), "-s3-endpoint", s3.Endpoint, "-s3-bucket", bucket,
+		}, Config: top + "[cluster]\netcd_prefix = \"/" + bucket + "/\"\n" + tables})
+	}
 }

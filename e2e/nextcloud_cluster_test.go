@@ -15,8 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/davd/davd/internal/clustertest"
 )
 
 // TestClusterNextcloud: the Nextcloud layout in cluster mode. The chunks of an upload wait in
@@ -25,17 +23,7 @@ import (
 // through b), and by hand the chunks of one upload go to a and b alternately, the MOVE of
 // .file to b, and node a reads the assembled file; the upload areas are left empty.
 func TestClusterNextcloud(t *testing.T) {
-	etcd := clustertest.StartEtcd(t, 1)
-	s3 := clustertest.StartS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-	t.Setenv("AWS_REGION", s3.Region)
-	h := hashOf(t, "pw", 4)
-	node := func() *davd {
-		return startDavd(t, davdOpts{Flags: []string{
-			"-etcd", strings.Join(etcd.Endpoints(), ","), "-s3-endpoint", s3.Endpoint, "-s3-bucket", "davd-nextcloud",
-		}, Config: "nextcloud_layout = true\n[cluster]\netcd_prefix = \"/nc/\"\n" + usersConfig(h, "alice")})
-	}
+	node := clusterNodes(t, "davd-nextcloud", "nextcloud_layout = true\n", usersConfig(hashOf(t, "pw", 4), "alice"))
 	a, b := node(), node()
 	alice := func(r req) req { r.User, r.Pass = "alice", "pw"; return r }
 
@@ -45,17 +33,7 @@ func TestClusterNextcloud(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "big.bin"), big, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := rcloneNew(t)
-	cfg := filepath.Join(t.TempDir(), "rclone.conf")
-	os.WriteFile(cfg, nil, 0o600)
-	obscured, err := runCmd(t, time.Minute, "", nil, nil, bin, "--config", cfg, "obscure", "pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote := func(d *davd) string {
-		return fmt.Sprintf(":webdav,url='%sremote.php/dav/files/alice',vendor=nextcloud,user=alice,pass='%s',nextcloud_chunk_size=10M:docs",
-			d.URL, strings.TrimSpace(obscured))
-	}
+	bin, cfg, remote := rcloneNextcloud(t, "alice", "pw")
 	out, err := runCmd(t, 3*time.Minute, "", []string{"TZ=UTC"}, nil, bin, "--config", cfg, "--retries", "1", "--low-level-retries", "1", "-vv",
 		"copy", src, remote(a))
 	if err != nil {

@@ -58,6 +58,24 @@ func rcloneNew(t *testing.T) string {
 	return rcloneNewOnce.bin
 }
 
+// rcloneNextcloud returns rclone at rcloneChunkingVersion, an empty configuration file for it,
+// and a function that names user's docs/ folder on a node as an on-the-fly remote of the
+// nextcloud vendor, with 10 MiB chunks.
+func rcloneNextcloud(t *testing.T, user, pass string) (bin, cfg string, remote func(*davd) string) {
+	t.Helper()
+	bin = rcloneNew(t)
+	cfg = filepath.Join(t.TempDir(), "rclone.conf")
+	os.WriteFile(cfg, nil, 0o600)
+	obscured, err := runCmd(t, time.Minute, "", nil, nil, bin, "--config", cfg, "obscure", pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin, cfg, func(d *davd) string {
+		return fmt.Sprintf(":webdav,url='%sremote.php/dav/files/%s',vendor=nextcloud,user=%s,pass='%s',nextcloud_chunk_size=10M:docs",
+			d.URL, user, user, strings.TrimSpace(obscured))
+	}
+}
+
 // TestNextcloudChunkedUpload: with nextcloud_layout, rclone's "nextcloud" vendor (which needs
 // the /remote.php/dav/files/USER URL) uploads a file larger than its chunk size through
 // /remote.php/dav/uploads/USER/ (MKCOL, numbered chunk PUTs, MOVE of .file with
@@ -80,15 +98,8 @@ func TestNextcloudChunkedUpload(t *testing.T) {
 	}
 	mtime := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 	os.Chtimes(filepath.Join(src, "big.bin"), mtime, mtime)
-	bin := rcloneNew(t)
-	cfg := filepath.Join(t.TempDir(), "rclone.conf")
-	os.WriteFile(cfg, nil, 0o600)
-	obscured, err := runCmd(t, time.Minute, "", nil, nil, bin, "--config", cfg, "obscure", "pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote := fmt.Sprintf(":webdav,url='%sremote.php/dav/files/alice',vendor=nextcloud,user=alice,pass='%s',nextcloud_chunk_size=10M:docs",
-		d.URL, strings.TrimSpace(obscured))
+	bin, cfg, remoteOf := rcloneNextcloud(t, "alice", "pw")
+	remote := remoteOf(d)
 	out, err := runCmd(t, 3*time.Minute, "", []string{"TZ=UTC"}, nil, bin, "--config", cfg, "--retries", "1", "--low-level-retries", "1", "-vv",
 		"copy", src, remote)
 	if err != nil {

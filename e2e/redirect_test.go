@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/davd/davd/internal/clustertest"
 )
 
 func mkRedirectBody(target string) string {
@@ -71,16 +69,7 @@ func TestRedirectRefCurl(t *testing.T) {
 // redirect on node b at once (content in S3, the property in etcd), and an UPDATEREDIRECTREF
 // through b is what a sees next.
 func TestClusterRedirectRefs(t *testing.T) {
-	etcd := clustertest.StartEtcd(t, 1)
-	s3 := clustertest.StartS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-	t.Setenv("AWS_REGION", s3.Region)
-	node := func() *davd {
-		return startDavd(t, davdOpts{Flags: []string{
-			"-etcd", strings.Join(etcd.Endpoints(), ","), "-s3-endpoint", s3.Endpoint, "-s3-bucket", "davd-redirect",
-		}, Config: "[cluster]\netcd_prefix = \"/redirect/\"\n"})
-	}
+	node := clusterNodes(t, "davd-redirect", "", "")
 	a, b := node(), node()
 	a.want(201, req{Method: "PUT", Path: "/one.txt", Body: []byte("one")})
 	a.want(201, req{Method: "PUT", Path: "/two.txt", Body: []byte("two")})

@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/davd/davd/internal/clustertest"
 )
 
 // shareForm is the page's request to create a link.
@@ -215,17 +213,8 @@ func containsInt(xs []int, x int) bool {
 // TestClusterShareLinks: in cluster mode a link lives in etcd, so one created on one node is
 // served by another, and revoked on one it is dead on both at once.
 func TestClusterShareLinks(t *testing.T) {
-	etcd := clustertest.StartEtcd(t, 1)
-	s3 := clustertest.StartS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-	t.Setenv("AWS_REGION", s3.Region)
 	pw := hashOf(t, hostilePW, 4)
-	node := func() *davd {
-		return startDavd(t, davdOpts{Flags: []string{
-			"-etcd", strings.Join(etcd.Endpoints(), ","), "-s3-endpoint", s3.Endpoint, "-s3-bucket", "davd-share",
-		}, Config: "[cluster]\netcd_prefix = \"/shares/\"\n" + usersConfig(pw, "alice")})
-	}
+	node := clusterNodes(t, "davd-share", "", usersConfig(pw, "alice"))
 	a, b := node(), node()
 	a.want(201, req{Method: "MKCOL", Path: "/d", User: "alice", Pass: hostilePW})
 	a.want(201, req{Method: "PUT", Path: "/d/f.txt", User: "alice", Pass: hostilePW, Body: []byte("in S3")})

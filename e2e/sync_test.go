@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/davd/davd/internal/clustertest"
 )
 
 // syncBody is a sync-collection REPORT (RFC 6578 §3.2) asking for getetag.
@@ -128,17 +126,7 @@ func TestSyncCollection(t *testing.T) {
 // TestClusterSyncCollection: in cluster mode a token issued by node a is good on node b, which
 // reports the change made through a (the snapshots are shared: S3 and etcd).
 func TestClusterSyncCollection(t *testing.T) {
-	etcd := clustertest.StartEtcd(t, 1)
-	s3 := clustertest.StartS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-	t.Setenv("AWS_REGION", s3.Region)
-	h := hashOf(t, "pw", 4)
-	node := func() *davd {
-		return startDavd(t, davdOpts{Flags: []string{
-			"-etcd", strings.Join(etcd.Endpoints(), ","), "-s3-endpoint", s3.Endpoint, "-s3-bucket", "davd-sync",
-		}, Config: "[cluster]\netcd_prefix = \"/sync/\"\n" + usersConfig(h, "alice")})
-	}
+	node := clusterNodes(t, "davd-sync", "", usersConfig(hashOf(t, "pw", 4), "alice"))
 	a, b := node(), node()
 	alice := func(r req) req { r.User, r.Pass = "alice", "pw"; return r }
 	a.want(201, alice(req{Method: "MKCOL", Path: "/c"}))
