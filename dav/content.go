@@ -213,24 +213,27 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	}
 	// A redirect reference (RFC 4437) answers a PUT with its redirect; with
 	// Apply-To-Redirect-Ref: T the PUT replaces it and it becomes an ordinary file. Finding out
-	// costs a Stat, and a property read for an empty file only.
+	// costs a property read (no system call with the embedded store), and a Stat only where the
+	// reference's property is.
 	var cur storage.Info
 	curErr := errNotRead
 	wasRef := false
 	if h.props != nil {
-		cur, curErr = h.fs.Stat(ctx, p)
-		if curErr != nil && !errors.Is(curErr, fs.ErrNotExist) {
-			return curErr
+		dead, err := h.props.Get(ctx, p)
+		if err != nil {
+			return err
 		}
-		if curErr == nil {
-			rr, ok, err := h.refAt(ctx, p, cur)
-			if err != nil {
-				return err
+		if findDead(dead, redirectProp.Space, redirectProp.Local) >= 0 {
+			cur, curErr = h.fs.Stat(ctx, p)
+			if curErr != nil && !errors.Is(curErr, fs.ErrNotExist) {
+				return curErr
 			}
-			if ok && !applyToRef(r) {
-				return redirectTo(rr)
+			if rr, ok := refOf(cur, dead); curErr == nil && ok {
+				if !applyToRef(r) {
+					return redirectTo(rr)
+				}
+				wasRef = true
 			}
-			wasRef = ok
 		}
 	}
 	if v := r.Header.Get("Content-Range"); v != "" {
