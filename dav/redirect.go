@@ -23,9 +23,11 @@ import (
 // in davd's namespace holding its status and target ("302 TARGET", the target escaped as XML
 // text). Every seam keeps it without knowing of it: it survives restarts with the property
 // store, and COPY, MOVE and DELETE act on the reference itself , since content and dead
-// properties travel together. Only an empty file needs the lookup, so nothing else costs more
-// than it did; a file that gets content by any path, outside davd included, is no longer a
-// reference, and a PUT through davd (with Apply-To-Redirect-Ref: T) drops the property.
+// properties travel together. A GET or PROPPATCH reads the property only for an empty file, a
+// listing has it already (GetDir), and a PUT reads it before anything else (about 1 µs with
+// the embedded store, no system call); a file that gets content by any path, outside davd
+// included, is no longer a reference, and a PUT through davd (with Apply-To-Redirect-Ref: T)
+// drops the property.
 //
 // Without "Apply-To-Redirect-Ref: T", GET, HEAD, PUT, PROPFIND and PROPPATCH of a
 // reference answer its 301 or 302 with Location and Redirect-Ref; a reference inside a
