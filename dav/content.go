@@ -217,28 +217,27 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	// reference's property is.
 	var cur storage.Info
 	curErr := errNotRead
-	wasRef := false
+	// refProp: the property is there, on a reference or left by a resource removed outside
+	// davd; either way the new content drops it, so an empty upload never becomes a reference.
+	refProp := false
 	if h.props != nil {
 		dead, err := h.props.Get(ctx, p)
 		if err != nil {
 			return err
 		}
-		if findDead(dead, redirectProp.Space, redirectProp.Local) >= 0 {
+		if refProp = findDead(dead, redirectProp.Space, redirectProp.Local) >= 0; refProp {
 			cur, curErr = h.fs.Stat(ctx, p)
 			if curErr != nil && !errors.Is(curErr, fs.ErrNotExist) {
 				return curErr
 			}
-			if rr, ok := refOf(cur, dead); curErr == nil && ok {
-				if !applyToRef(r) {
-					return redirectTo(rr)
-				}
-				wasRef = true
+			if rr, ok := refOf(cur, dead); curErr == nil && ok && !applyToRef(r) {
+				return redirectTo(rr)
 			}
 		}
 	}
 	if v := r.Header.Get("Content-Range"); v != "" {
 		err := h.putRange(w, r, p, v)
-		if err == nil && wasRef {
+		if err == nil && refProp {
 			h.dropRef(ctx, p)
 		}
 		return err
@@ -308,7 +307,7 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	if err != nil {
 		return err
 	}
-	if wasRef {
+	if refProp {
 		h.dropRef(ctx, p)
 	}
 	h.putDigests(ctx, w, p, &dr, dg, ni)

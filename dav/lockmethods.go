@@ -118,8 +118,17 @@ func (h *Handler) lockNull(r *http.Request, c *conds, p davpath.Path, token stri
 		return err
 	}
 	defer g.done()
-	_, _, err = h.fs.Put(ctx, p, bytes.NewReader(nil), storage.PutOptions{Size: 0})
-	return err
+	if _, _, err = h.fs.Put(ctx, p, bytes.NewReader(nil), storage.PutOptions{Size: 0}); err != nil {
+		return err
+	}
+	// A redirect reference's property left by a resource removed outside davd must not make
+	// the new empty resource one.
+	if h.props != nil {
+		if dead, err := h.props.Get(ctx, p); err == nil && findDead(dead, redirectProp.Space, redirectProp.Local) >= 0 {
+			h.dropRef(ctx, p)
+		}
+	}
+	return nil
 }
 
 // writeLock answers a successful LOCK with the lockdiscovery of the granted lock.

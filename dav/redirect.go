@@ -129,7 +129,7 @@ func appendRedirectResponse(dst []byte, href []byte, rr redirectRef) []byte {
 }
 
 // refTarget checks a DAV:reftarget href: a URI reference (relative, or absolute with http or
-// https) without white space or control characters, no longer than a request URI may be. A
+// https) of ASCII without white space or control characters, no longer than a request URI may be. A
 // value that is no URI is 422 (well-formed XML with a wrong value); another scheme (a
 // javascript: or file: target) is refused with 403.
 func (h *Handler) refTarget(s string) (string, error) {
@@ -137,8 +137,10 @@ func (h *Handler) refTarget(s string) (string, error) {
 		return "", errStatus(http.StatusUnprocessableEntity, errors.New("reftarget too long"))
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c == 0x7f {
-			return "", errStatus(http.StatusUnprocessableEntity, errors.New("reftarget holds white space or a control character"))
+		// A URI is ASCII (RFC 3986): anything else is percent-encoded, and the target goes
+		// into a Location header as it is.
+		if c := s[i]; c <= ' ' || c >= 0x7f {
+			return "", errStatus(http.StatusUnprocessableEntity, errors.New("reftarget holds white space, a control character or a byte that is not ASCII"))
 		}
 	}
 	u, err := url.Parse(s)
@@ -275,10 +277,11 @@ func (h *Handler) serveUpdateRedirectRef(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-// dropRef removes the redirect property of p after a PUT made it an ordinary file.
+// dropRef removes the redirect property of p once p holds new content (a PUT, a LOCK of an
+// unmapped URL): it is an ordinary file now.
 func (h *Handler) dropRef(ctx context.Context, p davpath.Path) {
 	err := h.props.Patch(ctx, p, []props.Op{{Remove: true, Prop: props.Property{Name: redirectProp}}})
 	if err != nil {
-		h.log.Error("PUT: dropping the redirect reference property", "path", p.String(), "err", err)
+		h.log.Error("dropping the redirect reference property", "path", p.String(), "err", err)
 	}
 }

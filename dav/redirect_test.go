@@ -190,6 +190,10 @@ func TestRedirectRefs(t *testing.T) {
 				e.mustDo(422, "MKREDIRECTREF", "/c/r1", nil, mkref("http://[::1", ""))
 				e.mustDo(403, "MKREDIRECTREF", "/c/r1", nil, mkref("javascript:alert(1)", ""))
 				e.mustDo(403, "MKREDIRECTREF", "/c/r1", nil, mkref("file:///etc/passwd", ""))
+				e.mustDo(422, "MKREDIRECTREF", "/c/r1", nil, mkref("/caf\u00e9", ""))
+				e.mustDo(201, "MKREDIRECTREF", "/c/r1", nil, mkref("/caf%C3%A9", ""))
+				wantRedirect(t, e, "GET", "/c/r1", nil, "", 302, "/caf%C3%A9")
+				e.mustDo(204, "DELETE", "/c/r1", nil, "")
 				e.mustDo(404, "GET", "/c/r1", nil, "")
 			})
 			t.Run("COPY, MOVE and DELETE act on the reference", func(t *testing.T) {
@@ -242,6 +246,31 @@ func TestRedirectRefs(t *testing.T) {
 				ro.mustDo(403, "UPDATEREDIRECTREF", "/c/ref", nil, `<D:updateredirectref xmlns:D="DAV:"><D:reftarget><D:href>/x</D:href></D:reftarget></D:updateredirectref>`)
 			})
 		})
+	}
+}
+
+// TestRedirectRefStale: a reference whose file another program removed leaves its property
+// behind (as any dead property); an empty file made later at that name, by PUT or by a LOCK of
+// the unmapped URL, is an ordinary file, not the old reference back.
+func TestRedirectRefStale(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, name := range []string{"/put", "/lock"} {
+		e.mustDo(201, "MKREDIRECTREF", name, nil, mkref("/elsewhere", ""))
+		p, err := davpath.Parse(name, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.fs.Remove(ctx, p); err != nil { // behind the engine's back
+			t.Fatal(err)
+		}
+	}
+	e.mustDo(201, "PUT", "/put", nil, "")
+	e.lock("/lock", nil, exclusive)
+	for _, name := range []string{"/put", "/lock"} {
+		if w := e.mustDo(200, "GET", name, nil, ""); w.Header().Get("Location") != "" {
+			t.Errorf("%s: a Location after the new empty file", name)
+		}
 	}
 }
 
