@@ -68,3 +68,39 @@ func TestQuotaRclone(t *testing.T) {
 		t.Fatalf("after the swap: used %d, want 6000000", used)
 	}
 }
+
+// TestClusterQuota: in cluster mode the quota's figures are in etcd, so two nodes count
+// against one quota: rclone about through node b sees what was written through node a, node
+// b refuses (507, quota-not-exceeded) an upload that would pass the quota, and a DELETE
+// through node a gives node b the room back.
+func TestClusterQuota(t *testing.T) {
+	node := clusterNodes(t, "davd-quota", "", usersConfig(hashOf(t, "pw", 4), "alice|quota_bytes = \"10M\""))
+	a, b := node(), node()
+	alice := func(r req) req { r.User, r.Pass = "alice", "pw"; return r }
+	pass := strings.TrimSpace(rcloneRun(t, "obscure", "pw"))
+	about := func(d *davd) (used, free int64) {
+		t.Helper()
+		var v struct{ Used, Free *int64 }
+		out := rcloneRun(t, "about", "--json", ":webdav,url='"+d.URL+"',vendor=other,user=alice,pass='"+pass+"':")
+		if err := json.Unmarshal([]byte(out), &v); err != nil || v.Used == nil || v.Free == nil {
+			t.Fatalf("rclone about: %v\n%s", err, out)
+		}
+		return *v.Used, *v.Free
+	}
+	body := make([]byte, 6_000_000)
+	rand.Read(body)
+	a.want(201, alice(req{Method: "PUT", Path: "/one.bin", Body: body}))
+	if used, free := about(b); used != 6_000_000 || free != 10<<20-6_000_000 {
+		t.Fatalf("node b after 6 MB through node a: used %d, free %d", used, free)
+	}
+	_, msg := b.want(507, alice(req{Method: "PUT", Path: "/two.bin", Body: body}))
+	if !strings.Contains(string(msg), "quota-not-exceeded") {
+		t.Errorf("node b's 507 lacks quota-not-exceeded:\n%s", msg)
+	}
+	a.want(404, alice(req{Method: "GET", Path: "/two.bin"}))
+	a.want(204, alice(req{Method: "DELETE", Path: "/one.bin"}))
+	b.want(201, alice(req{Method: "PUT", Path: "/two.bin", Body: body}))
+	if used, _ := about(a); used != 6_000_000 {
+		t.Errorf("node a after the swap: used %d, want 6000000", used)
+	}
+}

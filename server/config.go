@@ -367,9 +367,6 @@ func (c *Config) Validate() error {
 	if c.NextcloudLayout && !c.AuthEnabled() {
 		return errors.New("nextcloud_layout: the layout names users (/remote.php/dav/files/USER/); add [[users]] or an htpasswd file")
 	}
-	if c.Cluster.Enabled() && (c.QuotaBytes > 0 || slices.ContainsFunc(c.Users, func(u User) bool { return u.QuotaBytes > 0 })) {
-		return errors.New("quota_bytes: not available in cluster mode yet (the accounting is one node's)")
-	}
 	if !c.AuthEnabled() && !c.InsecureOpen && !isLoopback(c.Listen) {
 		return fmt.Errorf("listen: %s is not a loopback address and no users are configured, so anyone "+
 			"who can reach it could read and write everything; add [[users]] or an htpasswd file, "+

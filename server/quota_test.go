@@ -61,7 +61,7 @@ func TestQuotas(t *testing.T) {
 	}
 }
 
-// TestQuotaConfig: the keys' syntax and where they are refused.
+// TestQuotaConfig: the keys' syntax and its refusals.
 func TestQuotaConfig(t *testing.T) {
 	dir := t.TempDir()
 	c := Defaults()
@@ -76,7 +76,6 @@ func TestQuotaConfig(t *testing.T) {
 		{"quota_bytes = \"lots\"\n", "quota_bytes"},
 		{"quota_bytes = -1\n", "quota_bytes: must not be negative"},
 		{users("alice quota_bytes = -5"), "quota_bytes: must not be negative"},
-		{"quota_bytes = 100\n[cluster]\netcd = [\"http://127.0.0.1:2379\"]\ns3_endpoint = \"http://127.0.0.1:9000\"\ns3_bucket = \"b\"\n", "not available in cluster mode"},
 	} {
 		c := Defaults()
 		err := Parse([]byte(base(dir)+tc.doc), &c)
@@ -86,6 +85,14 @@ func TestQuotaConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want one containing %q", tc.doc, err, tc.want)
 		}
+	}
+	// Allowed in cluster mode: the figures are in etcd, shared by every node.
+	c = Defaults()
+	if err := Parse([]byte(base(dir)+"quota_bytes = 100\n[cluster]\netcd = [\"http://127.0.0.1:2379\"]\ns3_endpoint = \"http://127.0.0.1:9000\"\ns3_bucket = \"b\"\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("quota_bytes in cluster mode: %v", err)
 	}
 }
 

@@ -46,6 +46,7 @@ import (
 	"github.com/davd/davd/storage/clusterfs"
 	"github.com/davd/davd/storage/osfs"
 	"github.com/davd/davd/storage/quotafs"
+	"github.com/davd/davd/storage/quotafs/etcdquota"
 	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/syncstore"
 	"github.com/davd/davd/syncstore/clustersync"
@@ -193,6 +194,8 @@ type wiring struct {
 	// uploadTree is, in cluster mode, the cluster's namespace of the upload areas (a
 	// clusterfs.Tree apart from the served tree): any node takes any chunk.
 	uploadTree *clusterfs.FS
+	// quotaBook, in cluster mode, keeps the quota figures in etcd for every node.
+	quotaBook quotafs.Book
 	// quota is the RFC 4331 accounting, made at the first build and kept across reloads;
 	// limits are the trees the configuration being built bounds.
 	quota  *quotafs.Ledger
@@ -322,6 +325,12 @@ func (w *wiring) cluster() error {
 	})
 	w.root = fsys
 	w.sub = func(base davpath.Path) storage.Backend { return fsys.Sub(base) }
+	book, err := etcdquota.New(context.Background(), conn.Etcd, conn.Prefix, etcdquota.Options{Timeout: conn.Timeout, Logger: w.log})
+	if err != nil {
+		return err
+	}
+	w.in.closers = append(w.in.closers, book.Close)
+	w.quotaBook = book
 	if w.c.NextcloudLayout {
 		if w.uploadTree, err = fsys.Tree(context.Background(), "uploads"); err != nil {
 			return err
@@ -435,7 +444,11 @@ func (w *wiring) setQuotas(pr map[string]principal) {
 	w.limits = limits
 	if w.quota == nil {
 		// Made once, before anything reads it from another goroutine (the sweeper's Dirty).
-		w.quota = quotafs.New(w.root)
+		if w.quotaBook != nil {
+			w.quota = quotafs.NewShared(w.root, w.quotaBook)
+		} else {
+			w.quota = quotafs.New(w.root)
+		}
 		ctx, stop := context.WithCancel(context.Background())
 		w.in.closers = append(w.in.closers, func() error { stop(); return nil })
 		go w.quota.Run(ctx, quotaWalk)

@@ -22,6 +22,9 @@
 // Changes made outside davd (another program writing into the tree) are not seen by the ledger
 // until its next walk: Run walks every account again at an interval (and soon after a failed
 // tree operation whose effect it could not count), so the figures drift at most until then.
+//
+// The figures are a Book's: New keeps them in memory; in cluster mode NewShared is given one
+// that keeps them in etcd (package etcdquota), so every node checks against the same bytes.
 package quotafs
 
 import (
@@ -42,6 +45,7 @@ import (
 // Ledger holds the accounts of every tree with a quota.
 type Ledger struct {
 	root storage.Backend // the served tree, walked to learn what an account holds
+	book Book            // the figures
 
 	mu    sync.Mutex
 	accts map[davpath.Path]*account
@@ -49,19 +53,44 @@ type Ledger struct {
 	dirty chan struct{}
 }
 
-// account is one tree's figures.
+// account is one tree with a quota.
 type account struct {
 	tree  davpath.Path
 	limit int64
-	// used is the bytes of the tree as of its last walk plus every change since; reserved is
-	// the bytes of writes in flight.
-	used, reserved int64
-	// ready is closed when the first walk ended; until then writes into the tree wait.
+	// ready is closed when the figures are known (the first walk ended, here or, with a
+	// shared Book, on another node); until then writes into the tree wait.
 	ready chan struct{}
-	// delta collects the changes committed while a walk is running (walking), added to its
-	// result.
-	walking bool
-	delta   int64
+}
+
+// Account names one account to a Book: its tree and its limit in bytes.
+type Account struct {
+	Tree  davpath.Path
+	Limit int64
+}
+
+// Book keeps the figures of the accounts: the bytes of each tree as of its last walk plus
+// every change since (used), and the bytes of writes in flight (reserved). New's Book keeps
+// them in this process's memory; a cluster's (package etcdquota) keeps them in etcd, so that
+// every node checks against the same figures.
+type Book interface {
+	// Reserve takes n more bytes (n > 0) in every account of as, or none when one of them
+	// would pass its limit (an error wrapping storage.ErrQuotaExceeded).
+	Reserve(as []Account, n int64) error
+	// Release gives back n reserved bytes.
+	Release(as []Account, n int64)
+	// Commit records a change of d bytes in every account of as.
+	Commit(as []Account, d int64)
+	// Figures returns a's used and reserved bytes.
+	Figures(a Account) (used, reserved int64, err error)
+	// Known reports whether a has figures (from a walk, here or elsewhere).
+	Known(a Account) (bool, error)
+	// BeginWalk starts a walk of a's tree: end sets the figure to the walk's total plus what
+	// was committed meanwhile (ok false: the walk failed, the figure only takes the changes).
+	// walk is false when the walk is not this caller's to make (another node is at it).
+	BeginWalk(a Account) (end func(total int64, ok bool), walk bool, err error)
+	// Forget drops what is known of tree t: its quota was removed (a reload), and a quota set
+	// on it again later starts with a walk.
+	Forget(t davpath.Path)
 }
 
 // area is an upload area charged to the accounts of its owner's scope.
@@ -70,9 +99,32 @@ type area struct {
 	fs    storage.Backend
 }
 
-// New returns a ledger over the served tree root, with no account yet.
-func New(root storage.Backend) *Ledger {
-	return &Ledger{root: root, accts: map[davpath.Path]*account{}, dirty: make(chan struct{}, 1)}
+// New returns a ledger over the served tree root, with no account yet, keeping its figures in
+// memory.
+func New(root storage.Backend) *Ledger { return NewShared(root, newMemBook()) }
+
+// NewShared returns a ledger over root whose figures are book's (a cluster's, shared by every
+// node).
+func NewShared(root storage.Backend, book Book) *Ledger {
+	return &Ledger{root: root, book: book, accts: map[davpath.Path]*account{}, dirty: make(chan struct{}, 1)}
+}
+
+// acct is a's name for the Book.
+func (l *Ledger) acct(a *account) Account {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Account{Tree: a.tree, Limit: a.limit}
+}
+
+// accts is as's names for the Book.
+func (l *Ledger) names(as []*account) []Account {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]Account, len(as))
+	for i, a := range as {
+		out[i] = Account{Tree: a.tree, Limit: a.limit}
+	}
+	return out
 }
 
 // SetLimits sets the accounts: limits maps each tree (in the served tree) to its quota in bytes.
@@ -84,6 +136,7 @@ func (l *Ledger) SetLimits(limits map[davpath.Path]int64) {
 	for t := range l.accts {
 		if _, ok := limits[t]; !ok {
 			delete(l.accts, t)
+			l.book.Forget(t)
 		}
 	}
 	for t, n := range limits {
@@ -99,9 +152,19 @@ func (l *Ledger) SetLimits(limits map[davpath.Path]int64) {
 	for _, a := range fresh {
 		go func() {
 			// A failed first walk is retried by Run; until one succeeds the account counts what
-			// it saw, so that the tree does not stay unwritable.
-			l.walk(context.Background(), a)
-			close(a.ready)
+			// it saw, so that the tree does not stay unwritable. With a shared Book the figures
+			// may be known already, or another node may be making them: this one waits for
+			// them then (a while at most; its own walk follows if they do not come).
+			defer close(a.ready)
+			for range 300 {
+				if known, err := l.book.Known(l.acct(a)); err == nil && known {
+					return
+				}
+				if l.walk(context.Background(), a) {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 		}()
 	}
 }
@@ -142,10 +205,14 @@ func (l *Ledger) Dirty() {
 
 // walk learns what a's tree holds and sets its figure. Changes committed during the walk are
 // added to what it found: a change in a part already walked is then counted once, one in a part
-// not yet walked twice until the next walk — the figure errs on the side of refusing.
-func (l *Ledger) walk(ctx context.Context, a *account) {
+// not yet walked twice until the next walk — the figure errs on the side of refusing. It
+// reports whether it walked (false: the Book's walk was another node's, or the Book failed).
+func (l *Ledger) walk(ctx context.Context, a *account) bool {
+	end, mine, err := l.book.BeginWalk(l.acct(a))
+	if err != nil || !mine {
+		return false
+	}
 	l.mu.Lock()
-	a.walking, a.delta = true, 0
 	areas := make([]storage.Backend, 0, len(l.areas))
 	for _, ar := range l.areas {
 		if a.tree.Contains(ar.owner) {
@@ -165,14 +232,8 @@ func (l *Ledger) walk(ctx context.Context, a *account) {
 		n, err = treeSize(ctx, b, davpath.Root)
 		total += n
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err == nil {
-		a.used = total + a.delta
-	} else {
-		a.used += a.delta
-	}
-	a.walking, a.delta = false, 0
+	end(total, err == nil)
+	return true
 }
 
 // of returns the accounts whose tree holds q, after their first walk.
@@ -201,56 +262,138 @@ func (l *Ledger) of(ctx context.Context, q davpath.Path) ([]*account, error) {
 // reserve takes n more bytes (n > 0) in every account of as, or none when one of them would pass
 // its limit.
 func (l *Ledger) reserve(as []*account, n int64) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, a := range as {
-		if a.used+a.reserved+n > a.limit {
-			return fmt.Errorf("%w: %s: %d bytes more would pass its quota of %d (%d used)", storage.ErrQuotaExceeded, a.tree, n, a.limit, a.used)
-		}
+	if len(as) == 0 {
+		return nil
 	}
-	for _, a := range as {
-		a.reserved += n
-	}
-	return nil
+	return l.book.Reserve(l.names(as), n)
 }
 
 // release returns n reserved bytes.
 func (l *Ledger) release(as []*account, n int64) {
-	if n == 0 {
+	if n == 0 || len(as) == 0 {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, a := range as {
-		a.reserved -= n
-	}
+	l.book.Release(l.names(as), n)
 }
 
 // commit records a change of d bytes in every account of as.
 func (l *Ledger) commit(as []*account, d int64) {
-	if d == 0 {
+	if d == 0 || len(as) == 0 {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, a := range as {
-		a.used += d
-		if a.walking {
-			a.delta += d
-		}
-	}
+	l.book.Commit(l.names(as), d)
 }
 
 // full reports an account of as with no byte left.
 func (l *Ledger) full(as []*account) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, a := range as {
-		if a.used+a.reserved >= a.limit {
-			return fmt.Errorf("%w: %s: its quota of %d bytes is used up", storage.ErrQuotaExceeded, a.tree, a.limit)
+	for _, a := range l.names(as) {
+		used, reserved, err := l.book.Figures(a)
+		if err != nil {
+			return err
+		}
+		if used+reserved >= a.Limit {
+			return fmt.Errorf("%w: %s: its quota of %d bytes is used up", storage.ErrQuotaExceeded, a.Tree, a.Limit)
 		}
 	}
 	return nil
+}
+
+// memBook is New's Book: the figures in this process's memory.
+type memBook struct {
+	mu   sync.Mutex
+	figs map[davpath.Path]*figures
+}
+
+// figures are one account's: walking and delta collect the changes committed while a walk
+// runs, added to its result.
+type figures struct {
+	used, reserved int64
+	known          bool
+	walking        bool
+	delta          int64
+}
+
+func newMemBook() *memBook { return &memBook{figs: map[davpath.Path]*figures{}} }
+
+// of is t's figures, made on first use; b.mu is held.
+func (b *memBook) of(t davpath.Path) *figures {
+	f := b.figs[t]
+	if f == nil {
+		f = &figures{}
+		b.figs[t] = f
+	}
+	return f
+}
+
+func (b *memBook) Reserve(as []Account, n int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range as {
+		if f := b.of(a.Tree); f.used+f.reserved+n > a.Limit {
+			return fmt.Errorf("%w: %s: %d bytes more would pass its quota of %d (%d used)", storage.ErrQuotaExceeded, a.Tree, n, a.Limit, f.used)
+		}
+	}
+	for _, a := range as {
+		b.of(a.Tree).reserved += n
+	}
+	return nil
+}
+
+func (b *memBook) Release(as []Account, n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range as {
+		b.of(a.Tree).reserved -= n
+	}
+}
+
+func (b *memBook) Commit(as []Account, d int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range as {
+		f := b.of(a.Tree)
+		f.used += d
+		if f.walking {
+			f.delta += d
+		}
+	}
+}
+
+func (b *memBook) Figures(a Account) (int64, int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := b.of(a.Tree)
+	return f.used, f.reserved, nil
+}
+
+// Known is false until this process's first walk: the figures are this process's alone.
+func (b *memBook) Known(a Account) (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.of(a.Tree).known, nil
+}
+
+func (b *memBook) Forget(t davpath.Path) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.figs, t)
+}
+
+func (b *memBook) BeginWalk(a Account) (func(int64, bool), bool, error) {
+	b.mu.Lock()
+	f := b.of(a.Tree)
+	f.walking, f.delta = true, 0
+	b.mu.Unlock()
+	return func(total int64, ok bool) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if ok {
+			f.used = total + f.delta
+		} else {
+			f.used += f.delta
+		}
+		f.walking, f.delta, f.known = false, 0, true
+	}, true, nil
 }
 
 // Wrap returns the quota-checking view of inner, the backend of the sub-tree base of the served
@@ -635,14 +778,16 @@ func (f *FS) Quota(ctx context.Context, p davpath.Path) (available, used int64, 
 		}
 		return iq.Quota(ctx, p)
 	}
-	f.l.mu.Lock()
 	available = -1
-	for _, a := range as {
-		if left := max(a.limit-a.used-a.reserved, 0); available < 0 || left < available {
-			available, used = left, a.used
+	for _, a := range f.l.names(as) {
+		u, reserved, err := f.l.book.Figures(a)
+		if err != nil {
+			return 0, 0, err
+		}
+		if left := max(a.Limit-u-reserved, 0); available < 0 || left < available {
+			available, used = left, u
 		}
 	}
-	f.l.mu.Unlock()
 	if hasInner {
 		if disk, _, err := iq.Quota(ctx, p); err == nil && disk < available {
 			available = disk
