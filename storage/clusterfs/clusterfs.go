@@ -56,6 +56,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -105,6 +106,7 @@ type FS struct {
 	o     string // <prefix>o/: the objects entries refer to
 	x     string // <prefix>x/: the objects the sweep is deleting
 	root  string // <prefix>root
+	locks string // the lock table's prefix (cluster.LockPrefix), counted for the memo
 	grace time.Duration
 	now   func() time.Time
 	base  davpath.Path // the root of this view of the tree (Sub)
@@ -187,7 +189,7 @@ func New(ctx context.Context, c *cluster.Conn, o Options) (*FS, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	f := &FS{base: davpath.Root, dirs: &dirCache{m: map[davpath.Path]ref{}}, c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", o: c.Prefix + "o/", x: c.Prefix + "x/", root: c.Prefix + "root", grace: o.Grace, now: o.Now}
+	f := &FS{base: davpath.Root, dirs: &dirCache{m: map[davpath.Path]ref{}}, c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", o: c.Prefix + "o/", x: c.Prefix + "x/", root: c.Prefix + "root", locks: cluster.LockPrefix(c.Prefix), grace: o.Grace, now: o.Now}
 	t := now()
 	e := entry{ID: rootID, Dir: true, ETag: newETag(), MTime: t, Created: t}
 	cctx, cancel := f.call(ctx)
@@ -309,15 +311,29 @@ func (f *FS) resolve(ctx context.Context, p davpath.Path, rev int64) (*resolved,
 		}
 		return nil
 	}
-	resp, err := f.c.Etcd.Get(cctx, f.root, opts()...)
-	if err != nil {
-		return nil, f.unavailable(ctx, err)
-	}
-	if rev == 0 {
+	var rootKvs []*mvccpb.KeyValue
+	if rev == 0 && cluster.WantSnapshot(ctx) {
+		// The request's first read: the lock table is counted in the same round trip, for the
+		// memo (see snapshot).
+		resp, err := f.c.Etcd.Txn(cctx).Then(clientv3.OpGet(f.root), f.countLocks()).Commit()
+		if err != nil {
+			return nil, f.unavailable(ctx, err)
+		}
 		rev = resp.Header.Revision
+		rootKvs = resp.Responses[0].GetResponseRange().GetKvs()
+		f.snapshot(ctx, rev, resp.Responses[1].GetResponseRange())
+	} else {
+		resp, err := f.c.Etcd.Get(cctx, f.root, opts()...)
+		if err != nil {
+			return nil, f.unavailable(ctx, err)
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		rootKvs = resp.Kvs
 	}
 	r := &resolved{rev: rev}
-	r.chain = append(r.chain, rootRef(resp.Kvs))
+	r.chain = append(r.chain, rootRef(rootKvs))
 	segs := f.abs(p).Segments()
 	for i, seg := range segs {
 		cur := r.chain[len(r.chain)-1]
@@ -397,9 +413,14 @@ func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool
 	for i, a := range anc {
 		cmps[i] = a.unchanged()
 	}
+	ops := []clientv3.Op{clientv3.OpGet(f.root), clientv3.OpGet(key)}
+	want := cluster.WantSnapshot(ctx)
+	if want {
+		ops = append(ops, f.countLocks())
+	}
 	cctx, cancel := f.call(ctx)
 	defer cancel()
-	resp, err := f.c.Etcd.Txn(cctx).If(cmps...).Then(clientv3.OpGet(f.root), clientv3.OpGet(key)).Commit()
+	resp, err := f.c.Etcd.Txn(cctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return nil, false, f.unavailable(ctx, err)
 	}
@@ -410,6 +431,9 @@ func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool
 		}
 		f.dirs.forget(paths...)
 		return nil, false, nil
+	}
+	if want {
+		f.snapshot(ctx, resp.Header.Revision, resp.Responses[2].GetResponseRange())
 	}
 	r := &resolved{rev: resp.Header.Revision}
 	root := rootRef(resp.Responses[0].GetResponseRange().GetKvs())
@@ -422,6 +446,19 @@ func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool
 		f.dirs.put(f.abs(p), t)
 	}
 	return r, true, nil
+}
+
+// countLocks is the count-only read of the lock table (lock/etcdlock's keys) that the first
+// read of a request with a memo adds to its transaction.
+func (f *FS) countLocks() clientv3.Op {
+	return clientv3.OpGet(f.locks, clientv3.WithPrefix(), clientv3.WithCountOnly())
+}
+
+// snapshot leaves in ctx's memo the revision of the request's first read and the lock count
+// that read returned (cluster.Snapshot): ListVersion and the lock manager's count then answer
+// from it, so a cached PROPFIND costs one etcd read instead of three.
+func (f *FS) snapshot(ctx context.Context, rev int64, locks *etcdserverpb.RangeResponse) {
+	cluster.Remember(ctx, cluster.Snapshot{Rev: rev, LockPrefix: f.locks, Locks: locks.GetCount()})
 }
 
 // lookup resolves p, which must exist.
@@ -449,6 +486,7 @@ func (f *FS) commit(ctx context.Context, conds []clientv3.Cmp, ops ...clientv3.O
 // txn runs one transaction that no lock guards (the cleanup of a tree already detached, the
 // collector); ok is false when its conditions failed.
 func (f *FS) txn(ctx context.Context, conds []clientv3.Cmp, ops ...clientv3.Op) (bool, error) {
+	defer cluster.Forget(ctx) // what the request read before the write no longer stands
 	cctx, cancel := f.call(ctx)
 	defer cancel()
 	resp, err := f.c.Etcd.Txn(cctx).If(conds...).Then(ops...).Commit()
@@ -1299,12 +1337,21 @@ func (f *FS) Run(ctx context.Context, interval time.Duration, logf func(err erro
 // what the engine's listing cache promises on one machine holds across the cluster. The
 // price of its coarseness is that any write anywhere in the tree retires every kept
 // rendering; a cache per collection fed by an etcd watch would keep the others.
+//
+// In a request with a memo (storage.WithMemo) whose first read is already made, the revision
+// is that read's, with no round trip: the read came after the request began, so a change
+// acknowledged before is in it, and a rendering kept at that revision holds the change too.
+// Otherwise it reads the revision, and leaves it in the memo.
 func (f *FS) ListVersion(ctx context.Context, p davpath.Path) (uint64, bool) {
+	if s, ok := cluster.SnapshotOf(ctx); ok {
+		return uint64(s.Rev), true
+	}
 	cctx, cancel := f.call(ctx)
 	defer cancel()
 	resp, err := f.c.Etcd.Get(cctx, f.root, clientv3.WithCountOnly())
 	if err != nil {
 		return 0, false
 	}
+	cluster.Remember(ctx, cluster.Snapshot{Rev: resp.Header.Revision})
 	return uint64(resp.Header.Revision), true
 }
