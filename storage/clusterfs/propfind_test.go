@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,5 +234,42 @@ func TestMemo(t *testing.T) {
 	lv.ListVersion(context.Background(), pth("/"))
 	if n := nd.n.Load() - before; n != 2 {
 		t.Fatalf("two ListVersion without a memo cost %d etcd requests, want 2", n)
+	}
+}
+
+// Concurrent PROPFINDs on node B share their first reads (see clusterfs's reads), and still
+// every one that begins after node A acknowledged a PUT lists the new member: the shared read
+// each is answered by began after it arrived.
+func TestConcurrentPropfindsSeeAcknowledgedWrites(t *testing.T) {
+	e, s := services(t)
+	a := node(t, e, s, "/conc/", "conc")
+	b := node(t, e, s, "/conc/", "conc")
+	ctx := context.Background()
+	if err := a.fs.Mkcol(ctx, pth("/d")); err != nil {
+		t.Fatal(err)
+	}
+	hdr := map[string]string{"Depth": "1"}
+	for round := range 10 {
+		name := fmt.Sprintf("/d/r%02d", round)
+		if w, _ := a.do(t, "PUT", name, nil, "x"); w.Code != http.StatusCreated {
+			t.Fatalf("a: PUT %s: %d", name, w.Code)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan string, 16)
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w, _ := b.do(t, "PROPFIND", "/d/", hdr, pfProps)
+				if w.Code != http.StatusMultiStatus || !strings.Contains(w.Body.String(), "<D:href>"+name+"</D:href>") {
+					errs <- fmt.Sprintf("b: PROPFIND right after a's PUT of %s: %d\n%s", name, w.Code, w.Body)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
 	}
 }
