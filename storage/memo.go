@@ -18,8 +18,9 @@ import (
 // acknowledged before the request began is in it.
 //
 // The engine does not look inside a memo, and backends that know nothing of it ignore it.
-// It lives here, beside neither the storage nor the lock seam's interfaces, because the
-// backends of both seams read it. A backend that writes during the request empties it
+// It lives in this seam, which the lock seam's backends import too, because the backends of
+// both seams read it. The engine gives one only to requests that write nothing (PROPFIND);
+// a backend that writes with a context that carries one empties it all the same
 // (Memo.Store(nil)): what was read before a write does not describe the store after it.
 
 // memoKey is the context key of the memo.
