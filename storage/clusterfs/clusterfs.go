@@ -395,8 +395,10 @@ func readRef(key string, kvs []*mvccpb.KeyValue) (ref, error) {
 }
 
 // resolveCached resolves p in one transaction when the collections on its way are cached: it
-// reads the root and the target on the condition that every cached ancestor is unchanged. ok
-// is false when they are not all cached or one changed (the walk then resolves p).
+// reads the target on the condition that every cached ancestor is unchanged. ok is false when
+// they are not all cached or one changed (the walk then resolves p). The root's entry is not
+// read: p is not the root, and of the root only its id (and that it is a collection) is used
+// as an ancestor.
 //
 // The first read of a request with a memo (a PROPFIND, see cluster.Snapshot) also counts the
 // lock table, and is shared: requests for the same path that arrive while such a read is in
@@ -453,8 +455,8 @@ func (f *FS) readCached(ctx context.Context, p davpath.Path, count bool) cachedR
 	for i, a := range anc {
 		cmps[i] = a.unchanged()
 	}
-	ops := make([]clientv3.Op, 2, 3)
-	ops[0], ops[1] = clientv3.OpGet(f.root), clientv3.OpGet(key)
+	ops := make([]clientv3.Op, 1, 2)
+	ops[0] = clientv3.OpGet(key)
 	if count {
 		ops = append(ops, f.countLocks())
 	}
@@ -474,10 +476,10 @@ func (f *FS) readCached(ctx context.Context, p davpath.Path, count bool) cachedR
 	}
 	c := cachedRead{r: &resolved{rev: resp.Header.Revision}, ok: true}
 	if count {
-		c.snap = cluster.Snapshot{Rev: resp.Header.Revision, LockPrefix: f.locks, Locks: resp.Responses[2].GetResponseRange().GetCount()}
+		c.snap = cluster.Snapshot{Rev: resp.Header.Revision, LockPrefix: f.locks, Locks: resp.Responses[1].GetResponseRange().GetCount()}
 	}
-	root := rootRef(resp.Responses[0].GetResponseRange().GetKvs())
-	t, err := readRef(key, resp.Responses[1].GetResponseRange().GetKvs())
+	root := rootRef(nil)
+	t, err := readRef(key, resp.Responses[0].GetResponseRange().GetKvs())
 	if err != nil {
 		return cachedRead{err: err}
 	}
