@@ -45,6 +45,7 @@ func (c *Conn) Commit(ctx context.Context, conds []clientv3.Cmp, ops ...clientv3
 
 // Commit is Conn.Commit for a client of its own, each attempt bounded by timeout.
 func Commit(ctx context.Context, cli *clientv3.Client, timeout time.Duration, conds []clientv3.Cmp, ops ...clientv3.Op) (bool, error) {
+	defer Forget(ctx) // what the request read before the write no longer stands
 	fence := FenceOf(ctx)
 	for range renewals {
 		cctx, cancel := context.WithTimeout(ctx, timeout)

@@ -269,12 +269,13 @@ func hasHTTPConds(r *http.Request) bool {
 }
 
 // lockFree reports whether the lock manager holds no lock at all: a lock.Counter somewhere in
-// its Unwrap chain says 0 (cheap to ask of memlock, through scope's wrapper too).
-func (h *Handler) lockFree() bool {
+// its Unwrap chain says 0 (cheap to ask of memlock, through scope's wrapper too; a manager on a
+// shared store may answer from the request's memo, storage.WithMemo).
+func (h *Handler) lockFree(ctx context.Context) bool {
 	if h.locks == nil {
 		return true
 	}
-	n, ok := lock.Len(h.locks)
+	n, ok := lock.LenContext(ctx, h.locks)
 	return ok && n == 0
 }
 

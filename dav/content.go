@@ -264,7 +264,7 @@ func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Pat
 	// the body); a plain upload with no lock anywhere goes straight to the storage, which
 	// refuses a collection itself, maybe only once a small body is in.
 	exists := true
-	if c.hasIf || hasHTTPConds(r) || !h.lockFree() || expectsContinue(r) {
+	if c.hasIf || hasHTTPConds(r) || !h.lockFree(ctx) || expectsContinue(r) {
 		info, err := cur, curErr
 		if errors.Is(err, errNotRead) {
 			info, err = h.fs.Stat(ctx, p)

@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -44,7 +45,11 @@ type propfind struct {
 // checked before the first byte; after that, the 207 streams one <D:response> per resource and a
 // failure while walking becomes its own <D:response>.
 func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
-	ctx := r.Context()
+	// PROPFIND writes nothing, so what the storage's first read tells (in cluster mode: etcd's
+	// revision and the lock count, with the target) can answer the lock count and ListVersion
+	// below without another round trip (storage.WithMemo). The Stat is that first read; it
+	// comes after the request began, so the answers are no older than the request.
+	ctx := storage.WithMemo(r.Context())
 	// The access check comes first so that a refused principal learns nothing, not even whether
 	// p exists.
 	if err := h.allow(ctx, access.Read, p); err != nil {
@@ -99,14 +104,14 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 		pf.wantLD = false
 	}
 	// Asked once per request: with no lock anywhere, no entry needs a Discover call.
-	pf.noLocks = h.lockFree()
+	pf.noLocks = h.lockFree(ctx)
 	pf.readsAll = h.allowAll || h.reader != nil && h.reader.ReadsAll(access.Principal(ctx))
 	pf.m = multistatus.New(w)
 	// The listing cache (dav/doc.go, "Listing cache"): only Depth 1 of a collection, only when
 	// the rendering is a function of the Key alone, and only when the storage vouches for the
 	// collection's version before the walk.
 	if depth == 1 && info.IsDir && pf.cacheable(c.hasIf) {
-		if ver, ok := pf.listVersion(p); ok {
+		if ver, ok := pf.listVersion(ctx, p); ok {
 			hit, rec := h.cache.Lookup(listcache.Key{Dir: p, Shape: pf.shape(), Version: ver})
 			if hit != nil {
 				h.listHits.Add(1)
@@ -115,8 +120,10 @@ func (h *Handler) servePropfind(w http.ResponseWriter, r *http.Request, p davpat
 			h.listMisses.Add(1)
 			pf.rec = rec
 			// On every way out: the recorder keeps (or renews) the rendering only if it is
-			// complete and the version after the walk is still ver.
-			defer func() { pf.rec.Finish(pf.listVersion(p)) }()
+			// complete and the version after the walk is still ver. That version is read
+			// afresh, not from the memo (which holds ver): a rendering is kept only when
+			// nothing changed while it was made.
+			defer func() { pf.rec.Finish(pf.listVersion(r.Context(), p)) }()
 		}
 	}
 	// The target's own dead properties; its members' come from one GetDir per collection in walk.
@@ -492,13 +499,14 @@ func (pf *propfind) cacheable(hasIf bool) bool {
 	return true
 }
 
-// listVersion is the storage's ListVersion of p; ok is false when it cannot vouch for p.
-func (pf *propfind) listVersion(p davpath.Path) (uint64, bool) {
+// listVersion is the storage's ListVersion of p, asked with ctx; ok is false when it cannot
+// vouch for p.
+func (pf *propfind) listVersion(ctx context.Context, p davpath.Path) (uint64, bool) {
 	lv, ok := pf.h.fs.(storage.ListVersioner)
 	if !ok {
 		return 0, false
 	}
-	return lv.ListVersion(pf.ctx, p)
+	return lv.ListVersion(ctx, p)
 }
 
 // shape identifies what of the request changes the rendering: its kind and property names.

@@ -199,7 +199,7 @@ func (h *Handler) serveReport(w http.ResponseWriter, r *http.Request, p davpath.
 			pf.wantLD = true
 		}
 	}
-	pf.noLocks = h.lockFree()
+	pf.noLocks = h.lockFree(ctx)
 	pf.readsAll = h.allowAll || h.reader != nil && h.reader.ReadsAll(principal)
 	pf.m = multistatus.New(w)
 	sw.pf = pf

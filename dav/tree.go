@@ -125,7 +125,7 @@ func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, p davpath.
 func (h *Handler) deletePlain(w http.ResponseWriter, r *http.Request, p davpath.Path) (bool, error) {
 	// Each of these needs the Stat first (conditions, the Depth of a collection) or a check of
 	// every member against the policy, which one storage call cannot give.
-	if !h.lockFree() || len(r.Header.Values("If")) > 0 || hasHTTPConds(r) || r.Header.Get("Depth") != "" || !h.allowAll {
+	if !h.lockFree(r.Context()) || len(r.Header.Values("If")) > 0 || hasHTTPConds(r) || r.Header.Get("Depth") != "" || !h.allowAll {
 		return false, nil
 	}
 	ctx := r.Context()

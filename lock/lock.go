@@ -197,8 +197,14 @@ func (l Limits) Grant(requested time.Duration) time.Duration {
 // exists: the lockdiscovery lookup of each resource a PROPFIND lists, and the Stat a PUT makes
 // to find which locks could cover it. A manager without it is asked every time; that is correct,
 // only slower.
+//
+// LenContext is the count asked during a request: a manager whose count is a round trip to a
+// shared store (lock/etcdlock) may answer it from what the request already read
+// (storage.WithMemo), or bound the read by the request's deadline. Len is LenContext outside
+// any request, kept for callers that have none (metrics).
 type Counter interface {
 	Len() int
+	LenContext(ctx context.Context) int
 }
 
 // Unwrapper is implemented by a Manager that wraps another (package scope's view of a sub-tree).
@@ -216,20 +222,38 @@ const maxChain = 16
 // that shows a part of a shared table reports the whole table's count, which is 0 only when its
 // own part is empty too. ok is false when no manager in the chain counts.
 func Len(m Manager) (n int, ok bool) {
+	c, ok := counter(m)
+	if !ok {
+		return 0, false
+	}
+	return c.Len(), true
+}
+
+// LenContext is Len asked during the request of ctx (Counter.LenContext).
+func LenContext(ctx context.Context, m Manager) (n int, ok bool) {
+	c, ok := counter(m)
+	if !ok {
+		return 0, false
+	}
+	return c.LenContext(ctx), true
+}
+
+// counter finds the Counter down m's Unwrap chain.
+func counter(m Manager) (Counter, bool) {
 	for range maxChain {
 		if m == nil {
-			return 0, false
+			return nil, false
 		}
 		if c, ok := m.(Counter); ok {
-			return c.Len(), true
+			return c, true
 		}
 		u, ok := m.(Unwrapper)
 		if !ok {
-			return 0, false
+			return nil, false
 		}
 		m = u.Unwrap()
 	}
-	return 0, false
+	return nil, false
 }
 
 // Errors of a Manager.

@@ -1,6 +1,7 @@
 package lock_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/davd/davd/lock"
@@ -13,6 +14,14 @@ type counted struct {
 }
 
 func (c counted) Len() int { return c.n }
+
+// LenContext tells the request's count apart from Len's: the context's "extra" is added.
+func (c counted) LenContext(ctx context.Context) int {
+	extra, _ := ctx.Value(extraKey{}).(int)
+	return c.n + extra
+}
+
+type extraKey struct{}
 
 // wrapper wraps a Manager without counting.
 type wrapper struct{ lock.Manager }
@@ -40,6 +49,15 @@ func TestLen(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if n, ok := lock.Len(tc.m); n != tc.n || ok != tc.ok {
 				t.Errorf("Len = %d, %v; want %d, %v", n, ok, tc.n, tc.ok)
+			}
+			// LenContext asks the same Counter, with the request's context.
+			ctx := context.WithValue(context.Background(), extraKey{}, 10)
+			want := tc.n
+			if tc.ok {
+				want += 10
+			}
+			if n, ok := lock.LenContext(ctx, tc.m); n != want || ok != tc.ok {
+				t.Errorf("LenContext = %d, %v; want %d, %v", n, ok, want, tc.ok)
 			}
 		})
 	}

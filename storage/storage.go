@@ -138,7 +138,9 @@ var (
 type ListVersioner interface {
 	// ListVersion returns a value that differs from every earlier value returned for p
 	// whenever p itself, its membership or the Info of any member may have changed since.
-	// A change that completed before the call is always reflected in the value it returns.
+	// A change that completed before the call is always reflected in the value it returns;
+	// with a memo in ctx (WithMemo), a change that completed before the request began: the
+	// value may then be that of the request's first read of the backend.
 	ListVersion(ctx context.Context, p davpath.Path) (v uint64, ok bool)
 }
 

@@ -62,7 +62,7 @@ type Manager struct {
 
 // New returns the Manager of the locks under prefix (such as "/davd/").
 func New(cli *clientv3.Client, prefix string, lim lock.Limits) *Manager {
-	return &Manager{cli: cli, pre: prefix + "l/", lim: lim.WithDefaults(), timeout: 5 * time.Second, writes: map[uint64][]lock.Target{}}
+	return &Manager{cli: cli, pre: cluster.LockPrefix(prefix), lim: lim.WithDefaults(), timeout: 5 * time.Second, writes: map[uint64][]lock.Target{}}
 }
 
 // stored is a lock as read from etcd.
@@ -201,6 +201,7 @@ func (m *Manager) waitWrites(ctx context.Context, l *lock.Lock) error {
 
 // Create implements lock.Manager.
 func (m *Manager) Create(ctx context.Context, now time.Time, l lock.Lock) (lock.Lock, error) {
+	defer cluster.Forget(ctx) // a count read before the change no longer stands
 	if l.Root == "" || (l.Depth != lock.DepthZero && l.Depth != lock.DepthInfinity) {
 		return lock.Lock{}, fmt.Errorf("etcdlock: create: invalid lock (root %q, depth %d)", l.Root, l.Depth)
 	}
@@ -284,6 +285,7 @@ func (m *Manager) owned(ctx context.Context, now time.Time, p davpath.Path, toke
 
 // Refresh implements lock.Manager: the lock gets a new lease and Expires.
 func (m *Manager) Refresh(ctx context.Context, now time.Time, p davpath.Path, token, principal string, timeout time.Duration) (lock.Lock, error) {
+	defer cluster.Forget(ctx) // a count read before the change no longer stands
 	for range retries {
 		if err := ctx.Err(); err != nil {
 			return lock.Lock{}, err
@@ -322,6 +324,7 @@ func (m *Manager) Refresh(ctx context.Context, now time.Time, p davpath.Path, to
 
 // Unlock implements lock.Manager.
 func (m *Manager) Unlock(ctx context.Context, now time.Time, p davpath.Path, token, principal string) error {
+	defer cluster.Forget(ctx) // a count read before the change no longer stands
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -341,6 +344,7 @@ func (m *Manager) Unlock(ctx context.Context, now time.Time, p davpath.Path, tok
 
 // Drop implements lock.Manager: the locks rooted at p or below it are deleted.
 func (m *Manager) Drop(ctx context.Context, now time.Time, p davpath.Path) error {
+	defer cluster.Forget(ctx) // a count read before the change no longer stands
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -531,18 +535,29 @@ func (m *Manager) release(id uint64) {
 	}
 }
 
-// Len implements lock.Counter: the number of lock keys in etcd now, expired ones not yet
-// removed included. It is one count-only read (a round trip, no lock is transferred), not a
-// count kept from this node's last read of the table: a lock granted through another node
-// must show in this node's next lockdiscovery. When etcd does not answer, Len reports one
-// lock, so that the engine takes the path that checks.
-func (m *Manager) Len() int {
-	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+// Len implements lock.Counter: LenContext without a request.
+func (m *Manager) Len() int { return m.LenContext(context.Background()) }
+
+// LenContext implements lock.Counter: the number of lock keys in etcd now, expired ones not
+// yet removed included. It is one count-only read (a round trip, no lock is transferred), not
+// a count kept from this node's last read of the table: a lock granted through another node
+// must show in this node's next lockdiscovery. In a request whose memo (storage.WithMemo)
+// holds a count of this table made by the request's first read (the storage counts it in the
+// transaction that resolves the target), that count is the answer, with no round trip: the
+// read came after the request began, so a lock granted before, through any node, is in it.
+// A count read here is left in the memo in turn. When etcd does not answer, LenContext
+// reports one lock, so that the engine takes the path that checks.
+func (m *Manager) LenContext(ctx context.Context) int {
+	if s, ok := cluster.SnapshotOf(ctx); ok && s.LockPrefix == m.pre {
+		return int(s.Locks)
+	}
+	cctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	resp, err := m.cli.Get(ctx, m.pre, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	resp, err := m.cli.Get(cctx, m.pre, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		return 1
 	}
+	cluster.Remember(ctx, cluster.Snapshot{Rev: resp.Header.Revision, LockPrefix: m.pre, Locks: resp.Count})
 	return int(resp.Count)
 }
 

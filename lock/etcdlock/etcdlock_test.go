@@ -11,11 +11,13 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/davd/davd/cluster"
 	"github.com/davd/davd/dav/davtest"
 	"github.com/davd/davd/davpath"
 	"github.com/davd/davd/internal/clustertest"
 	"github.com/davd/davd/lock"
 	"github.com/davd/davd/lock/etcdlock"
+	"github.com/davd/davd/storage"
 )
 
 func client(t *testing.T, e *clustertest.Etcd) *clientv3.Client {
@@ -141,5 +143,58 @@ func TestNonUTF8Root(t *testing.T) {
 	c := etcdlock.New(client(t, e), "/raw/", lock.Limits{})
 	if got, ok, err := c.Lookup(ctx, now, "urn:uuid:00000000-0000-4000-8000-000000000001"); err != nil || !ok || got.Root != "/old" || got.Principal != "u" {
 		t.Fatalf("old record: Lookup = %+v %v %v", got, ok, err)
+	}
+}
+
+// LenContext answers from the request's memo when the memo holds a count of this table (the
+// storage's first read made it), reads and leaves its count there otherwise, ignores a count
+// of another table, and a lock change through the request's context empties the memo.
+func TestLenContextMemo(t *testing.T) {
+	e := clustertest.StartEtcd(t, 1)
+	m := etcdlock.New(client(t, e), "/memo/", lock.Limits{})
+	other := etcdlock.New(client(t, e), "/memo/", lock.Limits{})
+	ctx := storage.WithMemo(context.Background())
+	cluster.Remember(ctx, cluster.Snapshot{Rev: 1, LockPrefix: "/memo/l/", Locks: 7})
+	if n := m.LenContext(ctx); n != 7 {
+		t.Fatalf("LenContext with a memo of 7 locks: %d", n)
+	}
+	if n := m.Len(); n != 0 {
+		t.Fatalf("Len, outside the request: %d, want 0", n)
+	}
+	// A count of another table is not this one's.
+	ctx = storage.WithMemo(context.Background())
+	cluster.Remember(ctx, cluster.Snapshot{Rev: 1, LockPrefix: "/elsewhere/l/", Locks: 7})
+	if n := m.LenContext(ctx); n != 0 {
+		t.Fatalf("LenContext with another table's count: %d, want 0", n)
+	}
+	// An empty memo: the count is read, and kept for the request.
+	ctx = storage.WithMemo(context.Background())
+	if n := m.LenContext(ctx); n != 0 {
+		t.Fatalf("LenContext of an empty table: %d", n)
+	}
+	if s, ok := cluster.SnapshotOf(ctx); !ok || s.LockPrefix != "/memo/l/" || s.Locks != 0 || s.Rev == 0 {
+		t.Fatalf("memo after LenContext: %+v %v", s, ok)
+	}
+	// Another node's lock after the memo was filled is not seen in this request (it began
+	// before), and is in the next request's.
+	now := time.Now()
+	if _, err := other.Create(context.Background(), now, lock.Lock{Root: "/f", Depth: lock.DepthZero, Principal: "u", Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.LenContext(ctx); n != 0 {
+		t.Fatalf("LenContext of the request begun before the other node's LOCK: %d, want its memo's 0", n)
+	}
+	if n := m.LenContext(storage.WithMemo(context.Background())); n != 1 {
+		t.Fatalf("a new request's LenContext after the other node's LOCK: %d, want 1", n)
+	}
+	// A lock change made with the request's context empties its memo.
+	if _, err := m.Create(ctx, now, lock.Lock{Root: "/g", Depth: lock.DepthZero, Principal: "u", Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := cluster.SnapshotOf(ctx); ok {
+		t.Fatalf("memo after a Create in the request: %+v", s)
+	}
+	if n := m.LenContext(ctx); n != 2 {
+		t.Fatalf("LenContext after the request's own Create: %d, want 2", n)
 	}
 }

@@ -489,3 +489,6 @@ func (m *Manager) Len() int {
 	defer m.mu.Unlock()
 	return len(m.byToken)
 }
+
+// LenContext implements lock.Counter: Len, which costs no round trip to memoise.
+func (m *Manager) LenContext(context.Context) int { return m.Len() }

@@ -234,6 +234,7 @@ func (s *Store) deleteOps(p davpath.Path) []clientv3.Op {
 
 // run applies ops in transactions of at most txnOps operations.
 func (s *Store) run(ctx context.Context, ops []clientv3.Op) error {
+	defer cluster.Forget(ctx) // what the request read before the write no longer stands
 	for len(ops) > 0 {
 		n := min(len(ops), txnOps)
 		cctx, cancel := s.call(ctx)

@@ -50,12 +50,14 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -106,10 +108,12 @@ type FS struct {
 	x     string // <prefix>x/: the objects the sweep is deleting
 	root  string // <prefix>root, or <prefix>root.NAME for a Tree
 	rid   string // the root entry's id: rootID, or rootID.NAME for a Tree
+	locks string // the lock table's prefix (cluster.LockPrefix), counted for the memo
 	grace time.Duration
 	now   func() time.Time
 	base  davpath.Path // the root of this view of the tree (Sub)
 	dirs  *dirCache    // shared by every view
+	reads *reads       // shared by every view
 }
 
 // dirCache remembers the refs of the collections met on the way to resolved paths, keyed by
@@ -188,7 +192,7 @@ func New(ctx context.Context, c *cluster.Conn, o Options) (*FS, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	f := &FS{base: davpath.Root, dirs: &dirCache{m: map[davpath.Path]ref{}}, c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", o: c.Prefix + "o/", x: c.Prefix + "x/", root: c.Prefix + "root", rid: rootID, grace: o.Grace, now: o.Now}
+	f := &FS{base: davpath.Root, dirs: &dirCache{m: map[davpath.Path]ref{}}, reads: &reads{m: map[davpath.Path]*pathReads{}}, c: c, n: c.Prefix + "n/", g: c.Prefix + "g/", j: c.Prefix + "j/", o: c.Prefix + "o/", x: c.Prefix + "x/", root: c.Prefix + "root", rid: rootID, locks: cluster.LockPrefix(c.Prefix), grace: o.Grace, now: o.Now}
 	return f, f.makeRoot(ctx)
 }
 
@@ -217,6 +221,7 @@ func (f *FS) Tree(ctx context.Context, name string) (*FS, error) {
 	g := *f
 	g.base = davpath.Root
 	g.dirs = &dirCache{m: map[davpath.Path]ref{}}
+	g.reads = &reads{m: map[davpath.Path]*pathReads{}} // keyed by path, like dirs: per tree
 	g.root = f.c.Prefix + "root." + name
 	g.rid = rootID + "." + name
 	return &g, g.makeRoot(ctx)
@@ -332,15 +337,29 @@ func (f *FS) resolve(ctx context.Context, p davpath.Path, rev int64) (*resolved,
 		}
 		return nil
 	}
-	resp, err := f.c.Etcd.Get(cctx, f.root, opts()...)
-	if err != nil {
-		return nil, f.unavailable(ctx, err)
-	}
-	if rev == 0 {
+	var rootKvs []*mvccpb.KeyValue
+	if rev == 0 && cluster.WantSnapshot(ctx) {
+		// The request's first read: the lock table is counted in the same round trip, for the
+		// memo (see snapshot).
+		resp, err := f.c.Etcd.Txn(cctx).Then(clientv3.OpGet(f.root), f.countLocks()).Commit()
+		if err != nil {
+			return nil, f.unavailable(ctx, err)
+		}
 		rev = resp.Header.Revision
+		rootKvs = resp.Responses[0].GetResponseRange().GetKvs()
+		f.snapshot(ctx, rev, resp.Responses[1].GetResponseRange())
+	} else {
+		resp, err := f.c.Etcd.Get(cctx, f.root, opts()...)
+		if err != nil {
+			return nil, f.unavailable(ctx, err)
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		rootKvs = resp.Kvs
 	}
 	r := &resolved{rev: rev}
-	r.chain = append(r.chain, f.rootRef(resp.Kvs))
+	r.chain = append(r.chain, f.rootRef(rootKvs))
 	segs := f.abs(p).Segments()
 	for i, seg := range segs {
 		cur := r.chain[len(r.chain)-1]
@@ -400,16 +419,56 @@ func readRef(key string, kvs []*mvccpb.KeyValue) (ref, error) {
 }
 
 // resolveCached resolves p in one transaction when the collections on its way are cached: it
-// reads the root and the target on the condition that every cached ancestor is unchanged. ok
-// is false when they are not all cached or one changed (the walk then resolves p).
+// reads the target on the condition that every cached ancestor is unchanged. ok is false when
+// they are not all cached or one changed (the walk then resolves p). The root's entry is not
+// read: p is not the root, and of the root only its id (and that it is a collection) is used
+// as an ancestor.
+//
+// The first read of a request with a memo (a PROPFIND, see cluster.Snapshot) also counts the
+// lock table, and is shared: requests for the same path that arrive while such a read is in
+// flight wait for it to end and share the next one (see reads). Every request is answered by a
+// read that began after it arrived, which is all that linearizability asks of a read, so a
+// change acknowledged before the request began, through any node, is in its answer.
 func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool, error) {
+	if !cluster.WantSnapshot(ctx) {
+		c := f.readCached(ctx, p, false)
+		return c.r, c.ok, c.err
+	}
+	c, err := f.reads.do(ctx, f.abs(p), func(rctx context.Context) cachedRead { return f.readCached(rctx, p, true) })
+	if err != nil {
+		return nil, false, err
+	}
+	if c.err != nil {
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		return nil, false, c.err
+	}
+	if !c.ok {
+		return nil, false, nil
+	}
+	cluster.Remember(ctx, c.snap)
+	// Each request gets its own copy: callers may extend the chain.
+	return &resolved{rev: c.r.rev, chain: slices.Clone(c.r.chain)}, true, nil
+}
+
+// cachedRead is the outcome of readCached.
+type cachedRead struct {
+	r    *resolved
+	snap cluster.Snapshot // with count: the revision and the lock count of the read
+	ok   bool
+	err  error
+}
+
+// readCached is the transaction of resolveCached; with count, it also counts the lock table.
+func (f *FS) readCached(ctx context.Context, p davpath.Path, count bool) cachedRead {
 	segs := f.abs(p).Segments()
 	if len(segs) == 0 {
-		return nil, false, nil
+		return cachedRead{}
 	}
 	anc, ok := f.dirs.ancestors(segs[:len(segs)-1])
 	if !ok {
-		return nil, false, nil
+		return cachedRead{}
 	}
 	parent := f.rid
 	if len(anc) > 0 {
@@ -420,11 +479,16 @@ func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool
 	for i, a := range anc {
 		cmps[i] = a.unchanged()
 	}
+	ops := make([]clientv3.Op, 1, 2)
+	ops[0] = clientv3.OpGet(key)
+	if count {
+		ops = append(ops, f.countLocks())
+	}
 	cctx, cancel := f.call(ctx)
 	defer cancel()
-	resp, err := f.c.Etcd.Txn(cctx).If(cmps...).Then(clientv3.OpGet(f.root), clientv3.OpGet(key)).Commit()
+	resp, err := f.c.Etcd.Txn(cctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
-		return nil, false, f.unavailable(ctx, err)
+		return cachedRead{err: f.unavailable(ctx, err)}
 	}
 	if !resp.Succeeded {
 		paths := make([]davpath.Path, len(anc))
@@ -432,19 +496,100 @@ func (f *FS) resolveCached(ctx context.Context, p davpath.Path) (*resolved, bool
 			paths[i] = pathOf(segs[:i+1])
 		}
 		f.dirs.forget(paths...)
-		return nil, false, nil
+		return cachedRead{}
 	}
-	r := &resolved{rev: resp.Header.Revision}
-	root := f.rootRef(resp.Responses[0].GetResponseRange().GetKvs())
-	t, err := readRef(key, resp.Responses[1].GetResponseRange().GetKvs())
+	c := cachedRead{r: &resolved{rev: resp.Header.Revision}, ok: true}
+	if count {
+		c.snap = cluster.Snapshot{Rev: resp.Header.Revision, LockPrefix: f.locks, Locks: resp.Responses[1].GetResponseRange().GetCount()}
+	}
+	root := f.rootRef(nil)
+	t, err := readRef(key, resp.Responses[0].GetResponseRange().GetKvs())
 	if err != nil {
-		return nil, false, err
+		return cachedRead{err: err}
 	}
-	r.chain = append(append(append(make([]ref, 0, len(anc)+2), root), anc...), t)
+	c.r.chain = append(append(append(make([]ref, 0, len(anc)+2), root), anc...), t)
 	if t.exists() && t.e.Dir {
 		f.dirs.put(f.abs(p), t)
 	}
-	return r, true, nil
+	return c
+}
+
+// reads shares the first reads of requests (resolveCached) among the requests for one path
+// that arrive together: at most one such read per path is in flight, and the requests that
+// arrive meanwhile wait for it to end and then share one more, begun after all of them arrived.
+// Under a burst of PROPFINDs of one collection (a cached listing polled by many clients),
+// several are answered by one etcd round trip; a request alone waits for nobody.
+type reads struct {
+	mu sync.Mutex
+	m  map[davpath.Path]*pathReads
+}
+
+// pathReads are the shared reads of one path: cur is in flight, next has not begun.
+type pathReads struct {
+	cur, next *sharedRead
+}
+
+// sharedRead is one read and the requests waiting for its outcome.
+type sharedRead struct {
+	done chan struct{}
+	c    cachedRead
+}
+
+// do returns the outcome of a read of key that begins after do was called: one already
+// pending (not yet begun), a new one when none is in flight, or, when one is, a new one begun
+// when it ends. read runs detached from ctx's cancellation (other requests may share it);
+// the error is ctx's, when it ends before the outcome is known.
+func (g *reads) do(ctx context.Context, key davpath.Path, read func(context.Context) cachedRead) (cachedRead, error) {
+	g.mu.Lock()
+	pr := g.m[key]
+	if pr == nil {
+		pr = &pathReads{}
+		g.m[key] = pr
+	}
+	if s := pr.next; s != nil {
+		g.mu.Unlock()
+		select {
+		case <-s.done:
+			return s.c, nil
+		case <-ctx.Done():
+			return cachedRead{}, ctx.Err()
+		}
+	}
+	s := &sharedRead{done: make(chan struct{})}
+	if prev := pr.cur; prev != nil {
+		pr.next = s
+		g.mu.Unlock()
+		<-prev.done // bounded by prev's call timeout; the requests that joined s wait on it
+		g.mu.Lock()
+		pr.cur, pr.next = s, nil
+	} else {
+		pr.cur = s
+	}
+	g.mu.Unlock()
+	s.c = read(context.WithoutCancel(ctx))
+	g.mu.Lock()
+	if pr.cur == s {
+		pr.cur = nil
+		if pr.next == nil {
+			delete(g.m, key)
+		}
+	}
+	g.mu.Unlock()
+	close(s.done)
+	return s.c, nil
+}
+
+// countLocks is the count-only read of the lock table (lock/etcdlock's keys) that the first
+// read of a request with a memo adds to its transaction.
+func (f *FS) countLocks() clientv3.Op {
+	return clientv3.OpGet(f.locks, clientv3.WithPrefix(), clientv3.WithCountOnly())
+}
+
+// snapshot leaves in ctx's memo the revision of the request's first read and the lock count
+// that read returned (cluster.Snapshot): ListVersion and the lock manager's count then answer
+// from it, so a cached PROPFIND costs one etcd read instead of three.
+func (f *FS) snapshot(ctx context.Context, rev int64, locks *etcdserverpb.RangeResponse) {
+	cluster.Remember(ctx, cluster.Snapshot{Rev: rev, LockPrefix: f.locks, Locks: locks.GetCount()})
 }
 
 // lookup resolves p, which must exist.
@@ -472,6 +617,7 @@ func (f *FS) commit(ctx context.Context, conds []clientv3.Cmp, ops ...clientv3.O
 // txn runs one transaction that no lock guards (the cleanup of a tree already detached, the
 // collector); ok is false when its conditions failed.
 func (f *FS) txn(ctx context.Context, conds []clientv3.Cmp, ops ...clientv3.Op) (bool, error) {
+	defer cluster.Forget(ctx) // what the request read before the write no longer stands
 	cctx, cancel := f.call(ctx)
 	defer cancel()
 	resp, err := f.c.Etcd.Txn(cctx).If(conds...).Then(ops...).Commit()
@@ -1322,12 +1468,21 @@ func (f *FS) Run(ctx context.Context, interval time.Duration, logf func(err erro
 // what the engine's listing cache promises on one machine holds across the cluster. The
 // price of its coarseness is that any write anywhere in the tree retires every kept
 // rendering; a cache per collection fed by an etcd watch would keep the others.
+//
+// In a request with a memo (storage.WithMemo) whose first read is already made, the revision
+// is that read's, with no round trip: the read came after the request began, so a change
+// acknowledged before is in it, and a rendering kept at that revision holds the change too.
+// Otherwise it reads the revision, and leaves it in the memo.
 func (f *FS) ListVersion(ctx context.Context, p davpath.Path) (uint64, bool) {
+	if s, ok := cluster.SnapshotOf(ctx); ok {
+		return uint64(s.Rev), true
+	}
 	cctx, cancel := f.call(ctx)
 	defer cancel()
 	resp, err := f.c.Etcd.Get(cctx, f.root, clientv3.WithCountOnly())
 	if err != nil {
 		return 0, false
 	}
+	cluster.Remember(ctx, cluster.Snapshot{Rev: resp.Header.Revision})
 	return uint64(resp.Header.Revision), true
 }
