@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -163,7 +164,16 @@ func (s *Store) scan(ctx context.Context, prefix string, f func(key string, v []
 // Patch applies ops to p's properties, all or nothing, in one transaction.
 func (s *Store) Patch(ctx context.Context, p davpath.Path, ops []props.Op) error {
 	key := s.key(p)
-	for range retries {
+	for attempt := range retries {
+		if attempt > 0 {
+			// Lost a race: wait a random while, longer each time, so that writers of one
+			// resource that keep colliding (a loaded machine, many nodes) fall out of step.
+			select {
+			case <-time.After(time.Duration(rand.Int64N(int64(attempt)*int64(2*time.Millisecond) + 1))):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		cctx, cancel := s.call(ctx)
 		resp, err := s.cli.Get(cctx, key)
 		cancel()
