@@ -24,6 +24,10 @@ type resource struct {
 	info  storage.Info
 	dead  []props.Property
 	locks []lock.Lock
+	// ref, when isRef, is the redirect reference r is: found once per entry (refOf), read by
+	// resourcetype, reftarget and redirect-lifetime.
+	ref   redirectRef
+	isRef bool
 }
 
 // propCtx carries per-request state of a PROPFIND: the quota figures are fetched at most once.
@@ -154,7 +158,7 @@ var liveProps = []liveProp{
 		if r.info.IsDir {
 			return append(dst, "<D:collection/>"...), true
 		}
-		if _, ok := refOf(r.info, r.dead); ok {
+		if r.isRef {
 			return append(dst, "<D:redirectref/>"...), true
 		}
 		return dst, true
@@ -163,20 +167,18 @@ var liveProps = []liveProp{
 	// (without it the reference is listed as its redirect); absent on every other resource, so
 	// allprop shows them where they exist. Protected: UPDATEREDIRECTREF changes them.
 	{"reftarget", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
-		rr, ok := refOf(r.info, r.dead)
-		if !ok {
+		if !r.isRef {
 			return dst, false
 		}
 		dst = append(dst, "<D:href>"...)
-		dst = append(dst, rr.target...)
+		dst = append(dst, r.ref.target...)
 		return append(dst, "</D:href>"...), true
 	}},
 	{"redirect-lifetime", true, true, func(_ *propCtx, r *resource, dst []byte) ([]byte, bool) {
-		rr, ok := refOf(r.info, r.dead)
-		if !ok {
+		if !r.isRef {
 			return dst, false
 		}
-		if rr.code == http.StatusMovedPermanently {
+		if r.ref.code == http.StatusMovedPermanently {
 			return append(dst, "<D:permanent/>"...), true
 		}
 		return append(dst, "<D:temporary/>"...), true

@@ -220,14 +220,13 @@ func (pf *propfind) entry(r *resource) {
 	pf.entries++
 	h := pf.h
 	// A redirect reference member: its status and DAV:location (RFC 4918 §14.9), no properties.
-	if !pf.applyRef && !r.info.IsDir && r.info.Size == 0 {
-		if rr, ok := refOf(r.info, r.dead); ok {
-			m := pf.m
-			m.Buf = appendRedirectResponse(m.Buf[:0], h.appendHref(nil, r.p, false), rr)
-			m.Write(m.Buf)
-			pf.rec.Add(m.Buf)
-			return
-		}
+	r.ref, r.isRef = refOf(r.info, r.dead) // cheap: refOf looks only at empty files
+	if r.isRef && !pf.applyRef {
+		m := pf.m
+		m.Buf = appendRedirectResponse(m.Buf[:0], h.appendHref(nil, r.p, false), r.ref)
+		m.Write(m.Buf)
+		pf.rec.Add(m.Buf)
+		return
 	}
 	// A Discover error leaves lockdiscovery empty rather than failing the entry: the
 	// resource itself was found, and the rest of its properties are worth more than a 500.
