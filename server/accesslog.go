@@ -172,3 +172,11 @@ func clfEscape(s string) string {
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
 }
+
+// logHandler is a slog handler writing format ("json", or text) to w, as davd's log does.
+func logHandler(format string, w io.Writer) slog.Handler {
+	if format == "json" {
+		return slog.NewJSONHandler(w, nil)
+	}
+	return slog.NewTextHandler(w, nil)
+}

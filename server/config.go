@@ -52,7 +52,8 @@ type Config struct {
 	AccessLogFormat string `toml:"access_log_format"`
 	// LogFormat is the format of davd's log: "text" (slog's key=value, the default) or "json".
 	LogFormat string `toml:"log_format"`
-	// AccessLogOut receives the Combined Log Format lines (default os.Stderr); not a key.
+	// AccessLogOut receives the access lines: Combined Log Format ones (default os.Stderr),
+	// or structured ones in LogFormat (default: the log Run is given); not a key.
 	AccessLogOut io.Writer `toml:"-"`
 	// HTTP1 chooses what serves plain-HTTP (cleartext) connections: "davd" (the default), the
 	// built-in HTTP/1.1 server of package server/h1, or "net/http", Go's http.Server. HTTPS

@@ -143,11 +143,15 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 	handler = rejectFaulty10(handler)
 	if c.AccessLog || in.metrics != nil {
 		o := observer{log: log, lines: c.AccessLog, m: in.metrics}
-		if c.AccessLogFormat == "combined" {
+		switch {
+		case c.AccessLogFormat == "combined":
 			o.combined = c.AccessLogOut
 			if o.combined == nil {
 				o.combined = os.Stderr
 			}
+		case c.AccessLogOut != nil:
+			// Structured lines in the log's format, on their own writer (davd's batches them).
+			o.log = slog.New(logHandler(c.LogFormat, c.AccessLogOut))
 		}
 		handler = o.wrap(handler)
 	}

@@ -22,11 +22,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/davd/davd/auth"
 	"github.com/davd/davd/internal/gcfloor"
+	"github.com/davd/davd/internal/logbuf"
 	"github.com/davd/davd/internal/version"
 	"github.com/davd/davd/server"
 )
@@ -42,6 +44,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// logDelay bounds how long an access line waits in the log's buffer.
+const logDelay = 50 * time.Millisecond
 
 // gcFloor is the smallest heap goal of the garbage collector.
 const gcFloor = 12 << 20
@@ -129,7 +134,14 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	case err != nil:
 		return err
 	}
-	log := newLogger(c.LogFormat, os.Stderr)
+	// Access lines are batched (internal/logbuf): under load they cost a write(2) every
+	// logDelay instead of one per request; every other line goes out at once, after them.
+	out := logbuf.New(os.Stderr, logDelay)
+	defer out.Close()
+	log := newLogger(c.LogFormat, out)
+	if c.AccessLogOut == nil {
+		c.AccessLogOut = out.Lazy()
+	}
 	// The first SIGINT or SIGTERM starts the graceful shutdown; a second one ends it at once.
 	sigc := make(chan os.Signal, 2)
 	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
@@ -169,9 +181,13 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		}
 	}()
 	return server.Run(ctx, c, log, server.RunOptions{
-		Force:       force,
-		Reload:      reload,
-		Reconfigure: func() (server.Config, error) { return configure(args) },
+		Force:  force,
+		Reload: reload,
+		Reconfigure: func() (server.Config, error) {
+			n, err := configure(args)
+			n.AccessLogOut = c.AccessLogOut
+			return n, err
+		},
 	})
 }
 
