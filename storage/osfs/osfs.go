@@ -44,6 +44,8 @@ type Options struct {
 	NoFsync bool
 	// FsyncObserved, when set, is told how long each fsync(2) of new content took.
 	FsyncObserved func(time.Duration)
+	// NoFileCache turns off the small-file cache (cache.go).
+	NoFileCache bool
 }
 
 // FS is a storage.Backend over one local directory tree. It is safe for concurrent use.
@@ -55,6 +57,9 @@ type FS struct {
 
 	// write writes new content; tests replace it to simulate a full disk.
 	write func(fd int, b []byte) (int, error)
+
+	// cache keeps small, often read files' content (cache.go).
+	cache fileCache
 
 	// watch vouches for listings (ListVersion); created on first use.
 	watch     *watcher
@@ -80,6 +85,7 @@ func New(dir string, opt Options) (*FS, error) {
 		return nil, fmt.Errorf("osfs: %w", err)
 	}
 	f := &FS{root: root, rootDir: d, rootConn: rc, opt: opt, write: writeFD}
+	f.cache.settle, f.cache.off = cacheSettle, opt.NoFileCache
 	f.sweep()
 	return f, nil
 }
@@ -349,6 +355,11 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 // can send it with sendfile(2); the Info comes from fstat of the opened file, so it describes
 // exactly the content being read.
 func (f *FS) Open(ctx context.Context, p davpath.Path) (storage.File, storage.Info, error) {
+	if err := ctx.Err(); err == nil && !p.IsRoot() && !hidden(p.Base()) {
+		if m, st, ok := f.cachedOpen(p.Rel()); ok {
+			return m, st.info(p.Base()), nil
+		}
+	}
 	if fd, answered, err := f.openRegularFD(ctx, p); answered {
 		if err != nil {
 			return nil, storage.Info{}, fail("open", p, err)
@@ -360,6 +371,10 @@ func (f *FS) Open(ctx context.Context, p davpath.Path) (storage.File, storage.In
 		if err != nil {
 			unix.Close(fd)
 			return nil, storage.Info{}, fail("open", p, err)
+		}
+		if m, ok := f.fill(p.Rel(), fd, st); ok {
+			unix.Close(fd)
+			return m, st.info(p.Base()), nil
 		}
 		return &file{fd: fd, name: p.Rel()}, st.info(p.Base()), nil
 	}

@@ -22,9 +22,13 @@ type stat struct {
 	ino   uint64
 	nlink uint32
 	link  bool // reached through a symbolic link
+	// ctime (nanoseconds since the epoch) and dev tell the small-file cache that the content
+	// it holds is still the file's (cache.go).
+	ctime int64
+	dev   uint64
 }
 
-const statxMask = unix.STATX_TYPE | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_BTIME | unix.STATX_NLINK
+const statxMask = unix.STATX_TYPE | unix.STATX_INO | unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_BTIME | unix.STATX_NLINK | unix.STATX_CTIME
 
 // noStatx is set once statx(2) has reported ENOSYS (old kernels, some sandboxes); fstatat(2) is
 // used from then on and creation times are left zero.
@@ -44,6 +48,8 @@ func statAt(dirfd int, name string, flags int) (stat, error) {
 				mtime: sx.Mtime.Sec*1e9 + int64(sx.Mtime.Nsec),
 				ino:   sx.Ino,
 				nlink: sx.Nlink,
+				ctime: sx.Ctime.Sec*1e9 + int64(sx.Ctime.Nsec),
+				dev:   unix.Mkdev(sx.Dev_major, sx.Dev_minor),
 			}
 			if sx.Mask&unix.STATX_BTIME != 0 {
 				s.btime = sx.Btime.Sec*1e9 + int64(sx.Btime.Nsec)
@@ -65,6 +71,8 @@ func statAt(dirfd int, name string, flags int) (stat, error) {
 		mtime: st.Mtim.Nano(),
 		ino:   st.Ino,
 		nlink: uint32(st.Nlink),
+		ctime: st.Ctim.Nano(),
+		dev:   st.Dev,
 	}, nil
 }
 
@@ -81,6 +89,8 @@ func statFromInfo(fi fs.FileInfo) (stat, bool) {
 		mtime: st.Mtim.Nano(),
 		ino:   st.Ino,
 		nlink: uint32(st.Nlink),
+		ctime: st.Ctim.Nano(),
+		dev:   uint64(st.Dev),
 	}, true
 }
 
