@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -35,7 +36,9 @@ import (
 //     more fresh in this cache than in an HTTP cache keyed by its ETag.
 //
 // A file is kept from its second read on (one read says nothing of a hot file), up to
-// cacheMaxFile bytes; the whole cache, bookkeeping included, stays under cacheMaxBytes.
+// cacheMaxFile bytes. There is one cache per process, shared by every FS (davd opens one per
+// scope and per Nextcloud upload folder), so that the whole of it, bookkeeping included, stays
+// under cacheMaxBytes however many there are.
 const (
 	cacheMaxFile   = 64 << 10
 	cacheMaxBytes  = 4 << 20
@@ -44,9 +47,26 @@ const (
 )
 
 type fileCache struct {
-	mu     sync.Mutex
-	m      map[string]*cacheEntry
-	bytes  int64
+	mu    sync.Mutex
+	m     map[cacheKey]*cacheEntry
+	bytes int64
+}
+
+// files is the process's cache.
+var files fileCache
+
+// cacheKey names a file: the FS (by a number no other FS of the process has) and its path.
+type cacheKey struct {
+	fs  uint64
+	rel string
+}
+
+// fsIDs numbers the FSes of the process.
+var fsIDs atomic.Uint64
+
+// cacheOpts are an FS's own settings of the shared cache.
+type cacheOpts struct {
+	id     uint64
 	settle time.Duration
 	off    bool
 }
@@ -66,12 +86,12 @@ func (a *stat) sameFile(b *stat) bool {
 
 // cachedOpen serves rel from the cache when its bytes are there and still the file's.
 func (f *FS) cachedOpen(rel string) (storage.File, stat, bool) {
-	c := &f.cache
-	if c.off {
+	if f.cache.off {
 		return nil, stat{}, false
 	}
+	c, key := &files, cacheKey{f.cache.id, rel}
 	c.mu.Lock()
-	e := c.m[rel]
+	e := c.m[key]
 	c.mu.Unlock()
 	if e == nil || e.data == nil {
 		return nil, stat{}, false
@@ -82,7 +102,7 @@ func (f *FS) cachedOpen(rel string) (storage.File, stat, bool) {
 		return nil, stat{}, false
 	}
 	if err != nil || !st.sameFile(&e.st) {
-		c.drop(rel, e)
+		c.drop(key, e)
 		return nil, stat{}, false
 	}
 	return &memFile{Reader: bytes.NewReader(e.data)}, e.st, true
@@ -92,15 +112,15 @@ func (f *FS) cachedOpen(rel string) (storage.File, stat, bool) {
 // read it reads the bytes, keeps them and returns a file over them (the caller closes fd);
 // otherwise it notes the read and returns false, fd untouched and its offset still 0.
 func (f *FS) fill(rel string, fd int, st stat) (storage.File, bool) {
-	c := &f.cache
-	if c.off || st.size == 0 || st.size > cacheMaxFile || !st.isReg() ||
-		time.Now().UnixNano()-st.ctime < int64(c.settle) {
+	if f.cache.off || st.size == 0 || st.size > cacheMaxFile || !st.isReg() ||
+		time.Now().UnixNano()-st.ctime < int64(f.cache.settle) {
 		return nil, false
 	}
+	c, key := &files, cacheKey{f.cache.id, rel}
 	c.mu.Lock()
-	e := c.m[rel]
+	e := c.m[key]
 	if e == nil || !e.st.sameFile(&st) {
-		c.putLocked(rel, &cacheEntry{st: st}, e)
+		c.putLocked(key, &cacheEntry{st: st}, e)
 		c.mu.Unlock()
 		return nil, false
 	}
@@ -121,23 +141,23 @@ func (f *FS) fill(rel string, fd int, st stat) (storage.File, bool) {
 		return nil, false
 	}
 	c.mu.Lock()
-	if c.m[rel] == e {
-		c.putLocked(rel, &cacheEntry{st: st, data: data}, e)
+	if c.m[key] == e {
+		c.putLocked(key, &cacheEntry{st: st, data: data}, e)
 	}
 	c.mu.Unlock()
 	return &memFile{Reader: bytes.NewReader(data)}, true
 }
 
-// putLocked sets rel's entry to n (replacing old, which may be nil), then evicts entries other
+// putLocked sets key's entry to n (replacing old, which may be nil), then evicts entries other
 // than n, in the map's random order, until the cache is within its bound.
-func (c *fileCache) putLocked(rel string, n, old *cacheEntry) {
+func (c *fileCache) putLocked(key cacheKey, n, old *cacheEntry) {
 	if c.m == nil {
-		c.m = map[string]*cacheEntry{}
+		c.m = map[cacheKey]*cacheEntry{}
 	}
 	if old != nil {
 		c.bytes -= old.cost()
 	}
-	c.m[rel] = n
+	c.m[key] = n
 	c.bytes += n.cost()
 	for c.bytes > cacheMaxBytes && len(c.m) > 1 {
 		for k, e := range c.m {
@@ -150,12 +170,12 @@ func (c *fileCache) putLocked(rel string, n, old *cacheEntry) {
 	}
 }
 
-// drop removes rel's entry if it is still e.
-func (c *fileCache) drop(rel string, e *cacheEntry) {
+// drop removes key's entry if it is still e.
+func (c *fileCache) drop(key cacheKey, e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m[rel] == e {
-		delete(c.m, rel)
+	if c.m[key] == e {
+		delete(c.m, key)
 		c.bytes -= e.cost()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -155,24 +156,29 @@ func TestFileCacheBounds(t *testing.T) {
 			t.Fatal("a file changed within the settle time was kept")
 		}
 	}
+	// Two FSes (davd has one per scope) of 3 MiB of hot files each, against one 4 MiB bound.
+	g := newCached(t, t.TempDir())
 	f.cache.settle = 0
 	data := bytes.Repeat([]byte("y"), 60<<10)
-	for i := range 100 { // 6 MiB of files, against a 4 MiB bound
-		p := filepath.Join(dir, "m"+string(rune('a'+i/26))+string(rune('a'+i%26)))
-		os.WriteFile(p, data, 0o644)
-		for range 2 {
-			if b, _, _, err := read(t, f, "/"+filepath.Base(p)); err != nil || !bytes.Equal(b, data) {
-				t.Fatalf("%s: %v", p, err)
+	for _, fsys := range []*FS{f, g} {
+		dir, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(fsys.rootDir.Fd())))
+		for i := range 50 {
+			name := "m" + strconv.Itoa(i)
+			os.WriteFile(filepath.Join(dir, name), data, 0o644)
+			for range 2 {
+				if b, _, _, err := read(t, fsys, "/"+name); err != nil || !bytes.Equal(b, data) {
+					t.Fatalf("%s/%s: %v", dir, name, err)
+				}
 			}
 		}
 	}
-	f.cache.mu.Lock()
-	held, n := f.cache.bytes, len(f.cache.m)
+	files.mu.Lock()
+	held, n := files.bytes, len(files.m)
 	var sum int64
-	for _, e := range f.cache.m {
+	for _, e := range files.m {
 		sum += e.cost()
 	}
-	f.cache.mu.Unlock()
+	files.mu.Unlock()
 	if held > cacheMaxBytes || held != sum || n == 0 {
 		t.Fatalf("cache holds %d bytes in %d entries (sum %d), bound %d", held, n, sum, cacheMaxBytes)
 	}

@@ -58,8 +58,8 @@ type FS struct {
 	// write writes new content; tests replace it to simulate a full disk.
 	write func(fd int, b []byte) (int, error)
 
-	// cache keeps small, often read files' content (cache.go).
-	cache fileCache
+	// cache: this FS's settings of the small-file cache (cache.go).
+	cache cacheOpts
 
 	// watch vouches for listings (ListVersion); created on first use.
 	watch     *watcher
@@ -85,7 +85,7 @@ func New(dir string, opt Options) (*FS, error) {
 		return nil, fmt.Errorf("osfs: %w", err)
 	}
 	f := &FS{root: root, rootDir: d, rootConn: rc, opt: opt, write: writeFD}
-	f.cache.settle, f.cache.off = cacheSettle, opt.NoFileCache
+	f.cache = cacheOpts{id: fsIDs.Add(1), settle: cacheSettle, off: opt.NoFileCache}
 	f.sweep()
 	return f, nil
 }
