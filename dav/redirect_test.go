@@ -13,7 +13,6 @@ import (
 	"github.com/davd/davd/lock/memlock"
 	"github.com/davd/davd/storage/memfs"
 	"github.com/davd/davd/storage/osfs"
-	"github.com/davd/davd/store/bolt"
 	"github.com/davd/davd/syncstore"
 )
 
@@ -280,17 +279,9 @@ func TestRedirectRefStale(t *testing.T) {
 func TestRedirectRefsRestart(t *testing.T) {
 	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "davd.db")
 	start := func() (*env, func()) {
-		fs, err := osfs.New(dir, osfs.Options{NoFsync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		db, err := bolt.Open(state, bolt.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		fs, db, stop := openDisk(t, dir, state)
 		lm, _ := memlock.New(memlock.Options{})
-		e := newEnv(t, func(c *dav.Config) { c.Storage = fs; c.Props = db.Props(); c.Locks = lm })
-		return e, func() { db.Close(); fs.Close() }
+		return newEnv(t, func(c *dav.Config) { c.Storage = fs; c.Props = db.Props(); c.Locks = lm }), stop
 	}
 	e, stop := start()
 	e.mustDo(201, "MKREDIRECTREF", "/ref", nil, mkref("/target", "permanent"))

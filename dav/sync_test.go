@@ -428,15 +428,8 @@ func TestSyncCollectionRestart(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "c/a.txt"), []byte("a"), 0o644)
 	os.WriteFile(filepath.Join(dir, "c/b.txt"), []byte("b"), 0o644)
 	start := func() (*env, func()) {
-		fs, err := osfs.New(dir, osfs.Options{NoFsync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		db, err := bolt.Open(state, bolt.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return syncEnv(t, fs, db.Sync(0, 0)), func() { db.Close(); fs.Close() }
+		fs, db, stop := openDisk(t, dir, state)
+		return syncEnv(t, fs, db.Sync(0, 0)), stop
 	}
 	e, stop := start()
 	r0 := e.sync("/c/", "", "1", "")
@@ -451,4 +444,20 @@ func TestSyncCollectionRestart(t *testing.T) {
 	r1 := e.sync("/c/", r0.token, "1", "")
 	wantHrefs(t, "after restart changed", r1.changed, "/c/a.txt", "/c/n.txt")
 	wantHrefs(t, "after restart removed", r1.removed, "/c/b.txt")
+}
+
+// openDisk opens davd's default backends, osfs over dir and the bolt store at state, as a
+// restart test needs them: stop closes both, and a second call opens the same again.
+func openDisk(t *testing.T, dir, state string) (*osfs.FS, *bolt.DB, func()) {
+	t.Helper()
+	fs, err := osfs.New(dir, osfs.Options{NoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(state, bolt.Options{NoSync: true})
+	if err != nil {
+		fs.Close()
+		t.Fatal(err)
+	}
+	return fs, db, func() { db.Close(); fs.Close() }
 }

@@ -173,8 +173,9 @@ func clfEscape(s string) string {
 	return q[1 : len(q)-1]
 }
 
-// logHandler is a slog handler writing format ("json", or text) to w, as davd's log does.
-func logHandler(format string, w io.Writer) slog.Handler {
+// LogHandler is davd's log handler: format "json", or text (slog's key=value) for anything
+// else (Config.Validate refuses other values), written to w.
+func LogHandler(format string, w io.Writer) slog.Handler {
 	if format == "json" {
 		return slog.NewJSONHandler(w, nil)
 	}

@@ -151,7 +151,7 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 			}
 		case c.AccessLogOut != nil:
 			// Structured lines in the log's format, on their own writer (davd's batches them).
-			o.log = slog.New(logHandler(c.LogFormat, c.AccessLogOut))
+			o.log = slog.New(LogHandler(c.LogFormat, c.AccessLogOut))
 		}
 		handler = o.wrap(handler)
 	}

@@ -222,13 +222,9 @@ func configure(args []string) (server.Config, error) {
 	return c, nil
 }
 
-// newLogger returns davd's logger in format ("json", or text for anything else: Validate
-// refuses other values before anything is logged).
+// newLogger returns davd's logger in format (server.LogHandler).
 func newLogger(format string, w io.Writer) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
-	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(server.LogHandler(format, w))
 }
 
 // errVersion is configure's answer to -version.
