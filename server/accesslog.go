@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/davd/davd/dav/rwcap"
 )
@@ -92,6 +94,7 @@ type observer struct {
 	log      *slog.Logger
 	lines    bool
 	combined io.Writer
+	text     io.Writer // when set, structured lines are written here by textLine, not by log
 	m        *metrics
 	mu       sync.Mutex // serialises writes to combined
 }
@@ -129,6 +132,18 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 			o.mu.Unlock()
 			return
 		}
+		if o.text != nil {
+			bp := lineBufs.Get().(*[]byte)
+			b := textLine((*bp)[:0], time.Now(), r.Method, r.URL.EscapedPath(), sw.status, sw.bytes, received, dur, r.RemoteAddr, li.user, r.UserAgent())
+			o.mu.Lock()
+			o.text.Write(b)
+			o.mu.Unlock()
+			if cap(b) <= 4<<10 {
+				*bp = b
+				lineBufs.Put(bp)
+			}
+			return
+		}
 		o.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.EscapedPath()),
@@ -141,6 +156,76 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 			slog.String("user_agent", r.UserAgent()),
 		)
 	})
+}
+
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// textLine appends to b the access line that slog's TextHandler (LogHandler's text format)
+// writes for the same record, byte for byte (TestTextLineIsSlogs compares them): the line
+// costs a fraction of slog's formatting, which was 6% of a small GET's CPU time.
+func textLine(b []byte, t time.Time, method, path string, status int, bytes, received int64, dur time.Duration, remote, user, agent string) []byte {
+	b = append(b, "time="...)
+	b = appendRFC3339Millis(b, t)
+	b = append(b, " level=INFO msg=request method="...)
+	b = appendTextString(b, method)
+	b = append(b, " path="...)
+	b = appendTextString(b, path)
+	b = append(b, " status="...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, " bytes="...)
+	b = strconv.AppendInt(b, bytes, 10)
+	b = append(b, " received="...)
+	b = strconv.AppendInt(b, received, 10)
+	b = append(b, " dur="...)
+	b = append(b, dur.String()...)
+	b = append(b, " remote="...)
+	b = appendTextString(b, remote)
+	b = append(b, " user="...)
+	b = appendTextString(b, user)
+	b = append(b, " user_agent="...)
+	b = appendTextString(b, agent)
+	return append(b, '\n')
+}
+
+// appendRFC3339Millis is slog's time format: RFC 3339 with exactly three digits of
+// milliseconds, truncated, in t's location.
+func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	const prefix = len("2006-01-02T15:04:05.000")
+	n := len(b)
+	b = t.Round(0).Truncate(time.Millisecond).Add(time.Millisecond/10).AppendFormat(b, time.RFC3339Nano)
+	return append(b[:n+prefix], b[n+prefix+1:]...) // the fourth digit, there to keep the zeros
+}
+
+// appendTextString is how slog's TextHandler writes a string value: as it is, unless it is
+// empty or holds a space, '=', '"', a control byte, a non-printing or space rune or invalid
+// UTF-8; then Go-quoted.
+func appendTextString(b []byte, s string) []byte {
+	if textNeedsQuoting(s) {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
+}
+
+func textNeedsQuoting(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c <= ' ' || c == '=' || c == '"' {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
 }
 
 // combinedLine is one line of the Combined Log Format:

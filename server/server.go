@@ -151,7 +151,11 @@ func Build(c Config, log *slog.Logger) (*Instance, error) {
 			}
 		case c.AccessLogOut != nil:
 			// Structured lines in the log's format, on their own writer (davd's batches them).
-			o.log = slog.New(LogHandler(c.LogFormat, c.AccessLogOut))
+			if c.LogFormat == "json" {
+				o.log = slog.New(LogHandler(c.LogFormat, c.AccessLogOut))
+			} else {
+				o.text = c.AccessLogOut // LogHandler's text format, by textLine
+			}
 		}
 		handler = o.wrap(handler)
 	}
