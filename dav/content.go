@@ -204,7 +204,10 @@ func (h *Handler) serveCollection(w http.ResponseWriter, r *http.Request, p davp
 // when the parent is missing, 405 on a collection, HTTP conditionals and the If header checked
 // before the body is read (so "Expect: 100-continue" clients do not send it in vain).
 func (h *Handler) servePut(w http.ResponseWriter, r *http.Request, p davpath.Path) error {
-	ctx := r.Context()
+	// The memo lets the backends answer the request's later questions from its first read (in
+	// cluster mode: the lock count, and the lock check when there is no lock; see
+	// storage.WithMemo); a write empties it.
+	ctx := storage.WithMemo(r.Context())
 	if err := h.allow(ctx, access.Write, p); err != nil {
 		return err
 	}

@@ -19,9 +19,10 @@ import (
 //
 // The engine does not look inside a memo, and backends that know nothing of it ignore it.
 // It lives in this seam, which the lock seam's backends import too, because the backends of
-// both seams read it. The engine gives one only to requests that write nothing (PROPFIND);
-// a backend that writes with a context that carries one empties it all the same
-// (Memo.Store(nil)): what was read before a write does not describe the store after it.
+// both seams read it. The engine gives one to PROPFIND, which writes nothing, and to PUT,
+// whose questions before its one write (the target's properties, the lock count, the lock
+// check) one read can answer. A backend that writes with a context that carries one empties
+// it (Memo.Store(nil)): what was read before a write does not describe the store after it.
 
 // memoKey is the context key of the memo.
 type memoKey struct{}

@@ -404,12 +404,21 @@ func (m *Manager) Confirm(ctx context.Context, now time.Time, sub lock.Submitted
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	active, _, rev, err := m.table(ctx, now)
-	if err != nil {
-		return nil, err
-	}
-	if err := conflicts(active, sub, targets); err != nil {
-		return nil, err
+	var rev int64
+	if s, ok := cluster.SnapshotOf(ctx); ok && s.LockPrefix == m.pre && s.Locks == 0 {
+		// The request's first read found no lock key at all (cluster.Snapshot): nothing to
+		// check, and the fence stands for that read's revision. Any lock the commit could meet
+		// was written after it, so the fence fails on it and Renew reads the table.
+		rev = s.Rev
+	} else {
+		active, _, r, err := m.table(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := conflicts(active, sub, targets); err != nil {
+			return nil, err
+		}
+		rev = r
 	}
 	lock.SetFence(ctx, &fence{m: m, rev: rev, now: now, at: time.Now(), sub: sub, targets: slices.Clone(targets)})
 	m.mu.Lock()

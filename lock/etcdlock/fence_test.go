@@ -3,6 +3,7 @@ package etcdlock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -157,5 +158,66 @@ func TestFencing(t *testing.T) {
 	}
 	if got := b.read(t, h); got != "still mine" {
 		t.Fatalf("B reads %q", got)
+	}
+}
+
+// TestFencingFromTheFirstRead: a request whose first read (the property read that begins a
+// PUT) counted no lock at all is confirmed without reading the lock table, on that read's
+// revision; a lock granted through another node after that read, before or after Confirm,
+// still stops the write at its commit.
+func TestFencingFromTheFirstRead(t *testing.T) {
+	e, s := clustertest.StartEtcd(t, 1), clustertest.StartS3(t)
+	a, b := newNode(t, e, s), newNode(t, e, s)
+	bg := context.Background()
+	now := time.Now()
+	for i, before := range []bool{true, false} {
+		p := davpath.Path(fmt.Sprintf("/first%d", i))
+		ctx := lock.WithFenceSlot(storage.WithMemo(bg))
+		if _, err := a.props.Get(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if snap, ok := cluster.SnapshotOf(ctx); !ok || snap.Locks != 0 || snap.LockPrefix != cluster.LockPrefix("/fence/") {
+			t.Fatalf("the first read left %+v %v in the memo, want a count of 0 locks", snap, ok)
+		}
+		var token string
+		grant := func() {
+			l, err := b.locks.Create(bg, now, lock.Lock{Root: p, Depth: lock.DepthZero, Principal: "v", Timeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			token = l.Token
+		}
+		if before {
+			grant() // after A's first read, before its Confirm: the memo's count is stale now
+		}
+		release, err := a.locks.Confirm(ctx, now, lock.Submitted{Principal: "u"}, lock.Target{Path: p}, lock.Target{Path: p.Parent()})
+		if err != nil {
+			t.Fatalf("Confirm with a count of 0 in the memo: %v", err)
+		}
+		if !before {
+			grant()
+		}
+		if err := a.put(ctx, p, "unlocked write"); !errors.Is(err, lock.ErrLocked) {
+			t.Fatalf("PUT of %s, locked through B after A's first read: %v, want ErrLocked", p, err)
+		}
+		release()
+		if _, err := a.fs.Stat(bg, p); err == nil {
+			t.Fatalf("the fenced PUT created %s anyway", p)
+		}
+		if i == 0 {
+			if err := b.locks.Unlock(bg, now, p, token, "v"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// With a lock in the table, the count is not 0 and Confirm reads the table: the conflict
+	// is found before any upload.
+	p := davpath.Path("/first1")
+	ctx := lock.WithFenceSlot(storage.WithMemo(bg))
+	if _, err := a.props.Get(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.locks.Confirm(ctx, now, lock.Submitted{Principal: "u"}, lock.Target{Path: p}); !errors.Is(err, lock.ErrLocked) {
+		t.Fatalf("Confirm of a locked resource: %v, want ErrLocked", err)
 	}
 }

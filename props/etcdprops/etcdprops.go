@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/davd/davd/cluster"
@@ -45,13 +46,14 @@ const (
 type Store struct {
 	cli     *clientv3.Client
 	pre     string // <prefix>p/
+	locks   string // the lock table's prefix (cluster.LockPrefix)
 	lim     props.Limits
 	timeout time.Duration
 }
 
 // New returns the Store of the keys under prefix (such as "/davd/").
 func New(cli *clientv3.Client, prefix string, lim props.Limits) *Store {
-	return &Store{cli: cli, pre: prefix + "p/", lim: lim.WithDefaults(), timeout: 5 * time.Second}
+	return &Store{cli: cli, pre: prefix + "p/", locks: cluster.LockPrefix(prefix), lim: lim.WithDefaults(), timeout: 5 * time.Second}
 }
 
 func (s *Store) key(p davpath.Path) string {
@@ -108,17 +110,33 @@ func encode(ps []props.Property) string {
 }
 
 // Get returns the dead properties of p in the order they were set.
+//
+// When it is the first read of a request with a memo (a PUT reads the target's properties
+// before anything else, see cluster.Snapshot), the same transaction counts the lock table and
+// the count is left in the memo: the lock manager's count, and its check of a write when there
+// is no lock at all, then cost no round trip of their own.
 func (s *Store) Get(ctx context.Context, p davpath.Path) ([]props.Property, error) {
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	resp, err := s.cli.Get(cctx, s.key(p))
-	if err != nil {
-		return nil, s.unavailable(ctx, err)
+	var kvs []*mvccpb.KeyValue
+	if cluster.WantSnapshot(ctx) {
+		resp, err := s.cli.Txn(cctx).Then(clientv3.OpGet(s.key(p)), clientv3.OpGet(s.locks, clientv3.WithPrefix(), clientv3.WithCountOnly())).Commit()
+		if err != nil {
+			return nil, s.unavailable(ctx, err)
+		}
+		kvs = resp.Responses[0].GetResponseRange().GetKvs()
+		cluster.Remember(ctx, cluster.Snapshot{Rev: resp.Header.Revision, LockPrefix: s.locks, Locks: resp.Responses[1].GetResponseRange().GetCount()})
+	} else {
+		resp, err := s.cli.Get(cctx, s.key(p))
+		if err != nil {
+			return nil, s.unavailable(ctx, err)
+		}
+		kvs = resp.Kvs
 	}
-	if len(resp.Kvs) == 0 {
+	if len(kvs) == 0 {
 		return nil, nil
 	}
-	return decode(s.key(p), resp.Kvs[0].Value)
+	return decode(s.key(p), kvs[0].Value)
 }
 
 // GetDir returns the properties of the members of dir, by name: one range read.

@@ -273,3 +273,38 @@ func TestConcurrentPropfindsSeeAcknowledgedWrites(t *testing.T) {
 		}
 	}
 }
+
+// A PUT on a cluster node costs three etcd requests when no lock is held anywhere, and one of
+// them writes: the target's properties read in one transaction with the lock table's count
+// (the request's memo then answers the lock count and the lock check), the path, and the
+// commit. With a lock somewhere in the table the engine also stats the target and the check
+// reads the table, two requests more; a PUT to the locked resource without its token is
+// refused by that read, before any upload.
+func TestPutCost(t *testing.T) {
+	e, s := services(t)
+	nd := node(t, e, s, "/putcost/", "putcost")
+	if err := nd.fs.Mkcol(context.Background(), pth("/p")); err != nil {
+		t.Fatal(err)
+	}
+	hdr := map[string]string{"Content-Type": "application/octet-stream"}
+	nd.do(t, "PUT", "/p/warm", hdr, "x") // the first request resolves and caches /p
+	for _, tc := range []struct {
+		path string
+		code int
+	}{{"/p/a", http.StatusCreated}, {"/p/b", http.StatusCreated}, {"/p/a", http.StatusNoContent}} {
+		w, n := nd.do(t, "PUT", tc.path, hdr, "hello")
+		if w.Code != tc.code || n != 3 {
+			t.Fatalf("PUT %s: %d, %d etcd requests; want %d, 3", tc.path, w.Code, n, tc.code)
+		}
+	}
+	w, _ := nd.do(t, "LOCK", "/p/locked", map[string]string{"Timeout": "Second-60"}, lockReq)
+	if w.Code != http.StatusCreated && w.Code != http.StatusOK {
+		t.Fatalf("LOCK: %d %s", w.Code, w.Body)
+	}
+	if w, n := nd.do(t, "PUT", "/p/c", hdr, "hello"); w.Code != http.StatusCreated || n != 5 {
+		t.Fatalf("PUT beside a lock: %d, %d etcd requests; want 201, 5", w.Code, n)
+	}
+	if w, n := nd.do(t, "PUT", "/p/locked", hdr, "hello"); w.Code != http.StatusLocked || n != 3 {
+		t.Fatalf("PUT of a locked resource without its token: %d, %d etcd requests; want 423, 3", w.Code, n)
+	}
+}
