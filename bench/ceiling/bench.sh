@@ -12,6 +12,8 @@
 #         nethttp_nt  net/http without them
 #         loop        the minimal loop (GET body via sendfile)
 #         loopbuf     the loop with a buffered copy instead of sendfile (GET only)
+#         raw         no net/http at all: the head parsed by hand, GET from memory (raw.go)
+#         davd        $DAVD_BIN at its defaults (fsync on, access log on) serving the same tree
 #         nginx       /usr/sbin/nginx, dav_methods PUT, sendfile on, workers as nobody
 #   -w  workloads (default "put get"): put = PUT 4 KiB to a new name, get = GET /small/4k.bin
 #   -t  work directory: data and results go there (default: mktemp -d -p /dev/shm)
@@ -121,7 +123,7 @@ server_pids() { echo "$1" $(pgrep -P "$1"); } # pid + its children (nginx worker
 
 port_of() { # cfg → port: base + position in CONFIGS' names
 	local i=1 c
-	for c in nethttp nethttp_nt loop loopbuf nginx; do
+	for c in nethttp nethttp_nt loop loopbuf raw davd nginx; do
 		[ "$c" = "$1" ] && { echo $((PORT_BASE + i)); return; }
 		i=$((i + 1))
 	done
@@ -133,6 +135,8 @@ start_server() { # cfg procs dir port → SPID
 	nethttp) GOMAXPROCS=$procs "$BIN" -mode=nethttp -addr "127.0.0.1:$port" -dir "$d" >"$d/server.log" 2>&1 & ;;
 	nethttp_nt) GOMAXPROCS=$procs "$BIN" -mode=nethttp -timeouts=false -addr "127.0.0.1:$port" -dir "$d" >"$d/server.log" 2>&1 & ;;
 	loop) GOMAXPROCS=$procs "$BIN" -mode=loop -addr "127.0.0.1:$port" -dir "$d" >"$d/server.log" 2>&1 & ;;
+	raw) GOMAXPROCS=$procs "$BIN" -mode=raw -addr "127.0.0.1:$port" -dir "$d" >"$d/server.log" 2>&1 & ;;
+	davd) GOMAXPROCS=$procs "${DAVD_BIN:?davd needs DAVD_BIN}" -root "$d" -listen "127.0.0.1:$port" -state "$d.davd-state" >"$d.davd.log" 2>&1 & ;;
 	loopbuf) GOMAXPROCS=$procs "$BIN" -mode=loop -sendfile-min=65536 -addr "127.0.0.1:$port" -dir "$d" >"$d/server.log" 2>&1 & ;;
 	nginx)
 		local user=""
@@ -225,7 +229,7 @@ run_one() { # cfg procs wl rep
 	timeout 30 sync
 	local pids m0=0 m1=0 c0 c1
 	pids=$(server_pids "$SPID")
-	[ "$cfg" != nginx ] && m0=$(gostats "$SPID" "$d/server.log")
+	[ "$cfg" != nginx ] && [ "$cfg" != davd ] && m0=$(gostats "$SPID" "$d/server.log")
 	c0=$(cpu_of $pids)
 	if [ "$PERF" = 1 ]; then
 		perf stat -x, -e "$PERF_EVENTS" -p "$(echo $pids | tr ' ' ,)" -o "$d/perf.txt" &
@@ -234,14 +238,15 @@ run_one() { # cfg procs wl rep
 	wrk_run "$wl" "$port" "$DUR" "/put/r$rep-" >"$d/wrk.txt" 2>&1
 	if [ -n "$PERFPID" ]; then kill -INT "$PERFPID"; wait "$PERFPID"; PERFPID=""; fi
 	c1=$(cpu_of $pids)
-	[ "$cfg" != nginx ] && m1=$(gostats "$SPID" "$d/server.log")
+	[ "$cfg" != nginx ] && [ "$cfg" != davd ] && m1=$(gostats "$SPID" "$d/server.log")
 	stop_pid "$SPID"
 	SPID=""
-	local req rps es esock files=-
+	local req rps es esock p99 files=-
 	req=$(awk '/^WRK requests/ {print $3}' "$d/wrk.txt")
 	rps=$(awk '/^WRK rps/ {print $3}' "$d/wrk.txt")
 	es=$(awk '/^WRK err_status/ {print $3}' "$d/wrk.txt")
 	esock=$(awk '/^WRK err_sock/ {print $3}' "$d/wrk.txt")
+	p99=$(awk '/^WRK lat_p99_ms/ {print $3}' "$d/wrk.txt")
 	if [ -z "$req" ]; then
 		log "FAILED $cfg $procs $wl: no wrk summary: $(tail -2 "$d/wrk.txt")"
 		FAILED=$((FAILED + 1)); rm -rf "$d"
@@ -252,9 +257,9 @@ run_one() { # cfg procs wl rep
 	local line
 	line=$(awk -v cfg="$cfg" -v p="$procs" -v wl="$wl" -v rep="$rep" -v req="$req" -v rps="${rps:-0}" -v tk=$TICK_US \
 		-v u0="$1" -v s0="$2" -v x0="$3" -v u1="$4" -v s1="$5" -v x1="$6" -v m0="$m0" -v m1="$m1" \
-		-v es="${es:-?}" -v esock="${esock:-?}" -v files="$files" \
-		'BEGIN { if (req == 0) req = 1; printf "%s %s %s %s rps %.0f user_us %.2f sys_us %.2f cs_per_req %.2f allocs_per_req %.1f err_status %s err_sock %s files %s req %d\n",
-			cfg, p, wl, rep, rps, (u1-u0)*tk/req, (s1-s0)*tk/req, (x1-x0)/req, (m1-m0)/req, es, esock, files, req }')
+		-v es="${es:-?}" -v esock="${esock:-?}" -v files="$files" -v p99="${p99:-0}" \
+		'BEGIN { if (req == 0) req = 1; printf "%s %s %s %s rps %.0f user_us %.2f sys_us %.2f cs_per_req %.2f allocs_per_req %.1f err_status %s err_sock %s files %s req %d p99_ms %s\n",
+			cfg, p, wl, rep, rps, (u1-u0)*tk/req, (s1-s0)*tk/req, (x1-x0)/req, (m1-m0)/req, es, esock, files, req, p99 }')
 	if [ -f "$d/perf.txt" ]; then
 		line="$line PERF $(awk -F, -v req="$req" '/^[0-9]/ {split($3,a,":"); n=a[length(a)]; sub(/sys_enter_/,"",n); printf "%s=%.2f ", n, $1/req}' "$d/perf.txt")"
 	fi

@@ -36,7 +36,7 @@ import (
 )
 
 var (
-	mode        = flag.String("mode", "nethttp", "nethttp | loop")
+	mode        = flag.String("mode", "nethttp", "nethttp | loop | raw (raw.go)")
 	addr        = flag.String("addr", "127.0.0.1:18401", "listen address (loopback only)")
 	dir         = flag.String("dir", "", "data dir (required): DIR/put (PUT target), DIR/small/4k.bin (GET)")
 	timeouts    = flag.Bool("timeouts", true, "nethttp: ReadHeaderTimeout 20s, IdleTimeout 120s, MaxHeaderBytes 64k (as davd)")
@@ -520,6 +520,8 @@ func main() {
 		err = srv.Serve(ln)
 	case "loop":
 		err = serveLoop(ln, h)
+	case "raw":
+		err = serveRaw(ln, h)
 	default:
 		err = fmt.Errorf("unknown -mode %q", *mode)
 	}
