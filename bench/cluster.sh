@@ -74,7 +74,7 @@ export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret0123456789 AW
 SP=$(port)
 "$TMP/davd" -root "$TMP/single" -state "$TMP/single-state" -listen "127.0.0.1:$SP" >"$TMP/single.log" 2>&1 &
 PIDS+=($!)
-printf 'access_log = false\n[cluster]\ncreate_bucket = true\n' >"$TMP/cluster.toml"
+printf '[cluster]\ncreate_bucket = true\n' >"$TMP/cluster.toml"
 NODES=()
 for i in 1 2 3; do
 	NP=$(port)
