@@ -74,14 +74,26 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request, name string) {
 		http.Error(w, "bad name", http.StatusBadRequest)
 		return
 	}
-	tmp := h.tmpPrefix + strconv.FormatUint(h.seq.Add(1), 36)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	n, err := h.store(name, r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	hd := w.Header()
+	hd["Etag"] = []string{`"` + strconv.FormatInt(n, 16) + "-" + strconv.FormatInt(time.Now().UnixNano(), 16) + `"`}
+	hd["Content-Length"] = []string{"0"}
+	w.WriteHeader(http.StatusCreated)
+}
+
+// store writes body to putDir/name: a temporary file, written and closed, then renamed; no fsync.
+func (h *handler) store(name string, body io.Reader) (int64, error) {
+	tmp := h.tmpPrefix + strconv.FormatUint(h.seq.Add(1), 36)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return 0, err
+	}
 	bp := bufPool.Get().(*[]byte)
-	n, err := io.CopyBuffer(writerOnly{f}, r.Body, *bp)
+	n, err := io.CopyBuffer(writerOnly{f}, body, *bp)
 	bufPool.Put(bp)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -91,13 +103,8 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
 	}
-	hd := w.Header()
-	hd["Etag"] = []string{`"` + strconv.FormatInt(n, 16) + "-" + strconv.FormatInt(time.Now().UnixNano(), 16) + `"`}
-	hd["Content-Length"] = []string{"0"}
-	w.WriteHeader(http.StatusCreated)
+	return n, err
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {

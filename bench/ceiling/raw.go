@@ -6,9 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
-	"sync"
+	"strings"
 )
 
 // -mode raw: the floor of any Go HTTP/1.1 server on this machine. Per connection, one
@@ -18,8 +17,6 @@ import (
 // and PUT /put/NAME with the handler's own file work (temporary file, write, close, rename; no
 // fsync). Whatever Go code a server adds, it cannot go below this cost per request with Go's
 // runtime and netpoller; what nginx does beyond this figure is what Go itself costs here.
-
-var rawBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func serveRaw(ln net.Listener, h *handler) error {
 	body, err := os.ReadFile(h.small)
@@ -101,27 +98,12 @@ func rawConn(c net.Conn, h *handler, get []byte) {
 	}
 }
 
-// rawPut is handler.put without net/http: the same file system calls.
+// rawPut is handler.put without net/http: the same file system calls (handler.store).
 func rawPut(h *handler, name string, body io.Reader) []byte {
-	if name[0] == '.' || bytes.ContainsAny([]byte(name), "/\\") {
+	if name[0] == '.' || strings.ContainsAny(name, "/\\") {
 		return failed
 	}
-	tmp := h.tmpPrefix + strconv.FormatUint(h.seq.Add(1), 36)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return failed
-	}
-	bp := rawBufs.Get().(*[]byte)
-	_, err = io.CopyBuffer(writerOnly{f}, body, *bp)
-	rawBufs.Put(bp)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(h.putDir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if _, err := h.store(name, body); err != nil {
 		return failed
 	}
 	return created
