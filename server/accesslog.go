@@ -114,7 +114,8 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		dur := time.Since(start)
+		end := time.Now()
+		dur := end.Sub(start)
 		var received int64
 		if body != nil {
 			received = body.n
@@ -134,7 +135,7 @@ func (o *observer) wrap(next http.Handler) http.Handler {
 		}
 		if o.text != nil {
 			bp := lineBufs.Get().(*[]byte)
-			b := textLine((*bp)[:0], time.Now(), r.Method, r.URL.EscapedPath(), sw.status, sw.bytes, received, dur, r.RemoteAddr, li.user, r.UserAgent())
+			b := textLine((*bp)[:0], end, r.Method, r.URL.EscapedPath(), sw.status, sw.bytes, received, dur, r.RemoteAddr, li.user, r.UserAgent())
 			o.mu.Lock()
 			o.text.Write(b)
 			o.mu.Unlock()
