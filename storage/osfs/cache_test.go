@@ -79,7 +79,13 @@ func TestFileCache(t *testing.T) {
 	want("one", false) // first read: noted only
 	want("one", true)  // second: kept (the bytes it returns are read from memory)
 	want("one", true)
-	_, _, first, _ := read(t, f, "/f")
+	_, hit, first, _ := read(t, f, "/f")
+	// A hit's Info, its ETag kept with the bytes, is the one Stat makes from the file.
+	stated, err := f.Stat(context.Background(), davpath.Path("/f"))
+	must(err)
+	if !hit || first != stated {
+		t.Fatalf("cached read (hit %v) gave %+v, Stat %+v", hit, first, stated)
+	}
 
 	// Timestamps come from a coarse clock; the production cache only keeps files whose ctime
 	// is cacheSettle old. With settle 0, let a tick pass before each change.

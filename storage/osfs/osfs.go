@@ -356,8 +356,8 @@ func (f *FS) List(ctx context.Context, p davpath.Path) iter.Seq2[storage.Info, e
 // exactly the content being read.
 func (f *FS) Open(ctx context.Context, p davpath.Path) (storage.File, storage.Info, error) {
 	if err := ctx.Err(); err == nil && !p.IsRoot() && !hidden(p.Base()) {
-		if m, st, ok := f.cachedOpen(p.Rel()); ok {
-			return m, st.info(p.Base()), nil
+		if m, st, etag, ok := f.cachedOpen(p.Rel()); ok {
+			return m, st.infoTagged(p.Base(), etag), nil
 		}
 	}
 	if fd, answered, err := f.openRegularFD(ctx, p); answered {

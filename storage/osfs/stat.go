@@ -102,12 +102,15 @@ func (s *stat) isSymlink() bool { return s.mode == unix.S_IFLNK }
 func (s *stat) isResource() bool { return s.isDir() || s.isReg() }
 
 // info builds the storage.Info of the entry called name.
-func (s *stat) info(name string) storage.Info {
+func (s *stat) info(name string) storage.Info { return s.infoTagged(name, s.etag()) }
+
+// infoTagged is info with the entity tag already made (the small-file cache keeps it).
+func (s *stat) infoTagged(name, etag string) storage.Info {
 	in := storage.Info{
 		Name:    name,
 		ModTime: time.Unix(0, s.mtime),
 		IsDir:   s.isDir(),
-		ETag:    s.etag(),
+		ETag:    etag,
 		Link:    s.link,
 	}
 	if !in.IsDir {
