@@ -80,6 +80,12 @@ type logInfo struct{ user string }
 
 type logInfoKey struct{}
 
+// observed is what the observer keeps of one request: its writer and what handlers tell it.
+type observed struct {
+	statusWriter
+	li logInfo
+}
+
 // setLogUser records the authenticated principal for the access log (set after authentication,
 // which runs inside the logging middleware).
 func setLogUser(ctx context.Context, user string) {
@@ -102,8 +108,8 @@ type observer struct {
 func (o *observer) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		li := &logInfo{}
+		ob := &observed{statusWriter: statusWriter{ResponseWriter: w}} // one allocation for both
+		sw, li := &ob.statusWriter, &ob.li
 		var body *countingBody
 		if r.Body != nil && r.Body != http.NoBody {
 			body = &countingBody{ReadCloser: r.Body}

@@ -12,12 +12,14 @@ import (
 type inflight struct {
 	mu   sync.Mutex
 	reqs map[*http.Request]time.Time
-	// idle is closed and replaced whenever the count drops to zero.
+	// idle, once wait has made it, is closed (and forgotten) when the count drops to zero.
+	// Made only for a waiter: a channel per idle moment would cost every request served
+	// alone an allocation.
 	idle chan struct{}
 }
 
 func newInflight() *inflight {
-	return &inflight{reqs: map[*http.Request]time.Time{}, idle: make(chan struct{})}
+	return &inflight{reqs: map[*http.Request]time.Time{}}
 }
 
 func (f *inflight) wrap(next http.Handler) http.Handler {
@@ -28,9 +30,9 @@ func (f *inflight) wrap(next http.Handler) http.Handler {
 		defer func() {
 			f.mu.Lock()
 			delete(f.reqs, r)
-			if len(f.reqs) == 0 {
+			if len(f.reqs) == 0 && f.idle != nil {
 				close(f.idle)
-				f.idle = make(chan struct{})
+				f.idle = nil
 			}
 			f.mu.Unlock()
 		}()
@@ -68,7 +70,11 @@ func (f *inflight) wait(d time.Duration) {
 	defer t.Stop()
 	for {
 		f.mu.Lock()
-		n, idle := len(f.reqs), f.idle
+		n := len(f.reqs)
+		if n > 0 && f.idle == nil {
+			f.idle = make(chan struct{})
+		}
+		idle := f.idle
 		f.mu.Unlock()
 		if n == 0 {
 			return

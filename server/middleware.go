@@ -133,8 +133,10 @@ func transferDeadlines(d time.Duration, next http.Handler) http.Handler {
 		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
 		now := time.Now()
+		// The controller lives in the writer: one allocation for both.
+		pw := &progressWriter{ResponseWriter: w, rc: *http.NewResponseController(w), d: d, last: now}
+		rc := &pw.rc
 		// Errors mean the connection cannot take deadlines (ErrNotSupported); then the
 		// server-wide timeouts are all there is. A request without a body has nothing to read.
 		hasBody := r.Body != nil && r.Body != http.NoBody
@@ -149,7 +151,6 @@ func transferDeadlines(d time.Duration, next http.Handler) http.Handler {
 			r = r.WithContext(r.Context())
 			r.Body = &progressBody{ReadCloser: r.Body, rc: rc, d: d, last: now}
 		}
-		pw := &progressWriter{ResponseWriter: w, rc: rc, d: d, last: now}
 		next.ServeHTTP(pw, r)
 		// Leave the final flush (nearly) the same allowance.
 		pw.extend()
@@ -177,9 +178,10 @@ func (b *progressBody) Read(p []byte) (int, error) {
 
 type progressWriter struct {
 	http.ResponseWriter
-	rc   *http.ResponseController
+	rc   http.ResponseController
 	d    time.Duration
 	last time.Time
+	lr   io.LimitedReader // ReadFrom's current chunk, kept here so that it is not an allocation
 }
 
 func (w *progressWriter) extend() {
@@ -219,7 +221,9 @@ func (w *progressWriter) ReadFrom(r io.Reader) (int64, error) {
 		if remain >= 0 && remain < n {
 			n = remain
 		}
-		got, err := rf.ReadFrom(&io.LimitedReader{R: src, N: n})
+		w.lr = io.LimitedReader{R: src, N: n}
+		got, err := rf.ReadFrom(&w.lr)
+		w.lr.R = nil
 		total += got
 		if remain >= 0 {
 			remain -= got

@@ -42,6 +42,8 @@ type response struct {
 	wdl         bool // the handler set a write deadline
 	fullDuplex  bool // the handler reads the body while it writes (EnableFullDuplex)
 
+	lr io.LimitedReader // ReadFrom's copy of a small body into the buffer, here so as not to allocate
+
 	wantsClose       bool // from the request, before the handler may change its header
 	wants10KeepAlive bool
 }
@@ -439,7 +441,9 @@ func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
 			w.commit(false, nil)
 			if remain := w.clen - w.written; !w.chunked && !w.head && bodyAllowedForStatus(w.status) &&
 				remain <= int64(c.bw.Available()) {
-				n0, err := c.bw.ReadFrom(&io.LimitedReader{R: src, N: remain})
+				w.lr = io.LimitedReader{R: src, N: remain}
+				n0, err := c.bw.ReadFrom(&w.lr)
+				w.lr.R = nil
 				w.written += n0
 				return n + n0, err
 			}
