@@ -29,3 +29,6 @@ func ParseDigestHeaders(ocChecksum, reprDigest, wantRepr string) (lens map[strin
 	}
 	return lens, d.want, err
 }
+
+// PlainRequest exposes the test that sends a GET past http.ServeContent.
+var PlainRequest = plainRequest

@@ -57,7 +57,8 @@ func isMarkdown(name string) bool {
 // ViewsFile reports a request for a file's rendered view: ?view=html of a Markdown file
 // (dav.FileViewer).
 func (u *UI) ViewsFile(r *http.Request, info storage.Info) bool {
-	return r.URL.Query().Get("view") == "html" && isMarkdown(info.Name)
+	// Parsing the query costs an allocation: most GETs have none.
+	return r.URL.RawQuery != "" && r.URL.Query().Get("view") == "html" && isMarkdown(info.Name)
 }
 
 // ViewFile renders the Markdown file read from content as a page (dav.FileViewer). A file over
