@@ -77,6 +77,11 @@ type Server struct {
 
 	closing atomic.Bool
 
+	work        chan *conn    // unbuffered: a send succeeds only when a worker is waiting
+	idleWorkers atomic.Int32  // workers waiting on work
+	quit        chan struct{} // closed by Shutdown and Close: idle workers end
+	quitClosed  bool          // under mu
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
@@ -121,7 +126,46 @@ func (s *Server) Serve(ln net.Listener) error {
 			rwc.Close()
 			return http.ErrServerClosed
 		}
-		go c.serve()
+		select {
+		case s.work <- c: // a goroutine that served a connection before takes this one
+		default:
+			go s.worker(c)
+		}
+	}
+}
+
+// Idle workers: at most maxIdleWorkers wait, each for at most workerIdle.
+const (
+	maxIdleWorkers = 64
+	workerIdle     = 2 * time.Second
+)
+
+// worker serves c, then up to workerIdle for the next connection that Serve hands it. A new
+// connection on a reused goroutine starts with the stack the last one grew to: a fresh
+// goroutine starts small and copies its stack each time a request's calls outgrow it.
+func (s *Server) worker(c *conn) {
+	var t *time.Timer
+	for {
+		c.serve()
+		if s.idleWorkers.Add(1) > maxIdleWorkers {
+			s.idleWorkers.Add(-1)
+			return
+		}
+		if t == nil {
+			t = time.NewTimer(workerIdle)
+		} else {
+			t.Reset(workerIdle)
+		}
+		select {
+		case c = <-s.work:
+			s.idleWorkers.Add(-1)
+		case <-t.C:
+			s.idleWorkers.Add(-1)
+			return
+		case <-s.quit: // Shutdown or Close
+			s.idleWorkers.Add(-1)
+			return
+		}
 	}
 }
 
@@ -180,6 +224,8 @@ func (s *Server) track(ln net.Listener, add bool) bool {
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.work = make(chan *conn)
+		s.quit = make(chan struct{})
 	}
 	s.listeners[ln] = struct{}{}
 	return true
@@ -190,6 +236,10 @@ func (s *Server) closeListeners() {
 	defer s.mu.Unlock()
 	for ln := range s.listeners {
 		ln.Close()
+	}
+	if s.quit != nil && !s.quitClosed {
+		close(s.quit)
+		s.quitClosed = true
 	}
 }
 
