@@ -33,6 +33,7 @@ func (s *syncBuffer) String() string {
 // running is one Run in a goroutine: its address, its log, and stop to end it.
 type running struct {
 	Addr    string
+	Root    string // the directory served
 	Metrics string // the metrics listener's address, when c.Metrics is set
 	Log     *syncBuffer
 	stop    func() error
@@ -44,7 +45,7 @@ func startRun(t *testing.T, c Config) *running {
 	dir := t.TempDir()
 	c.Root, c.State = filepath.Join(dir, "data"), filepath.Join(dir, "state")
 	c.Listen = "127.0.0.1:0"
-	r := &running{Log: &syncBuffer{}}
+	r := &running{Log: &syncBuffer{}, Root: c.Root}
 	log := slog.New(slog.NewTextHandler(r.Log, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
