@@ -179,15 +179,23 @@ func (s *Store) scan(ctx context.Context, prefix string, f func(key string, v []
 	}
 }
 
+// backoff bounds the wait before the attempt-th try of a Patch: 1 ms after the first lost
+// race, doubling up to 64 ms (at most about 0.7 s over all the retries).
+func backoff(attempt int) time.Duration {
+	return time.Millisecond << min(attempt-1, 6)
+}
+
 // Patch applies ops to p's properties, all or nothing, in one transaction.
 func (s *Store) Patch(ctx context.Context, p davpath.Path, ops []props.Op) error {
 	key := s.key(p)
 	for attempt := range retries {
 		if attempt > 0 {
-			// Lost a race: wait a random while, longer each time, so that writers of one
-			// resource that keep colliding (a loaded machine, many nodes) fall out of step.
+			// Lost a race: wait a random while, up to twice as long each time, so that writers
+			// of one resource that keep colliding (a loaded machine, many nodes) fall out of
+			// step. A bound that grew linearly (2 ms a round) left six writers of one path
+			// colliding 16 times in a row on a loaded 2-core machine.
 			select {
-			case <-time.After(time.Duration(rand.Int64N(int64(attempt)*int64(2*time.Millisecond) + 1))):
+			case <-time.After(time.Duration(rand.Int64N(int64(backoff(attempt)) + 1))):
 			case <-ctx.Done():
 				return ctx.Err()
 			}
