@@ -79,8 +79,7 @@ type Server struct {
 
 	work        chan *conn    // unbuffered: a send succeeds only when a worker is waiting
 	idleWorkers atomic.Int32  // workers waiting on work
-	quit        chan struct{} // closed by Shutdown and Close: idle workers end
-	quitClosed  bool          // under mu
+	quit        chan struct{} // closed (under mu) by Shutdown and Close: idle workers end
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -158,12 +157,13 @@ func (s *Server) worker(c *conn) {
 		}
 		select {
 		case c = <-s.work:
-			s.idleWorkers.Add(-1)
 		case <-t.C:
-			s.idleWorkers.Add(-1)
-			return
+			c = nil
 		case <-s.quit: // Shutdown or Close
-			s.idleWorkers.Add(-1)
+			c = nil
+		}
+		s.idleWorkers.Add(-1)
+		if c == nil {
 			return
 		}
 	}
@@ -237,9 +237,12 @@ func (s *Server) closeListeners() {
 	for ln := range s.listeners {
 		ln.Close()
 	}
-	if s.quit != nil && !s.quitClosed {
-		close(s.quit)
-		s.quitClosed = true
+	if s.quit != nil {
+		select {
+		case <-s.quit: // closed already
+		default:
+			close(s.quit)
+		}
 	}
 }
 
